@@ -1,0 +1,41 @@
+"""The paper's own arithmetic: recompute a figure (a mean, a ratio) from the paper's other figures.
+
+A paper_arithmetic row names its operation and operands (claim ids whose paper values it combines,
+or literal values), optionally substituting a value, e.g. MNLI 84.7 for BERT's 86.7. Nothing here
+measures a model: it checks that the paper's tables agree with themselves.
+"""
+
+from __future__ import annotations
+
+from statistics import fmean
+
+from harness.errors import ClaimsError
+from harness.registry import Claim, Registry
+
+OPERATIONS = ("mean", "ratio_percent")
+
+
+def operands(claim: Claim, registry: Registry) -> list[float]:
+    """The paper values the row combines, in order, with its substitutions applied."""
+    substitute = claim.params.get("substitute", {})
+    if "values" in claim.params:
+        return [float(v) for v in claim.params["values"]]
+    values = []
+    for claim_id in claim.params.get("operands", []):
+        value = substitute.get(claim_id, registry.get(claim_id).paper_value)
+        if value is None:
+            raise ClaimsError(f"{claim.id}: operand {claim_id} has no paper value", "name claims that carry a paper_value")
+        values.append(float(value))
+    return values
+
+
+def recompute(claim: Claim, registry: Registry) -> float:
+    """The figure the row's operation gives from the paper's own numbers."""
+    operation = claim.params.get("operation")
+    values = operands(claim, registry)
+    if operation == "mean":
+        return fmean(values)
+    if operation == "ratio_percent" and len(values) == 2:
+        return 100.0 * values[0] / values[1]
+    raise ClaimsError(f"{claim.id}: params.operation {operation!r} with {len(values)} operands",
+                      f"use one of {', '.join(OPERATIONS)} (ratio_percent takes exactly two)")
