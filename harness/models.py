@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForQuestionAnswering, AutoModelForSequenceClassification
-from transformers import PretrainedConfig
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForQuestionAnswering,
+    AutoModelForSequenceClassification,
+    PretrainedConfig,
+)
 
 from harness.errors import ClaimsError
 from harness.hub import hub_is_reachable, looks_like_local_path

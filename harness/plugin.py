@@ -9,9 +9,9 @@ and keeps the result; at the end of the session results.json goes into the repor
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
