@@ -20,11 +20,13 @@ def sizes(architectures):
 def test_size_claim(claim, record_claim, sizes):
     bert, distilbert = sizes["bert"]["encoder_parameters"], sizes["distilbert"]["encoder_parameters"]
     if claim.params["measure"] == "encoder_parameters":
-        measured = sizes[claim.model]["encoder_parameters"] / 1e6
+        size = sizes[claim.model]
+        measured = size["encoder_parameters"] / 1e6
+        summary = (f"{size['checkpoint']}: {size['encoder_parameters']:,} parameters (bare encoder, {size['layers']} layers); "
+                   f"with a 2-label classification head {size['sequence_classification_2_labels_parameters']:,}; "
+                   f"fp32 weights {size['fp32_megabytes']} MB ({size['fp32_mebibytes']} MiB); config: {size['config_source']}")
     else:  # percent_fewer_parameters
         measured = 100 * (1 - distilbert / bert)
-    print(f"\n{claim.id}: BERT {bert:,} and DistilBERT {distilbert:,} parameters (bare encoders); "
-          f"DistilBERT has {100 * (1 - distilbert / bert):.1f}% fewer")
-    for role, summary in sizes.items():
-        print(f"  {role}: " + ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in summary.items()))
-    check(record_claim(measured, bert=sizes["bert"], distilbert=sizes["distilbert"]))
+        summary = f"{distilbert:,} / {bert:,} = {100 * distilbert / bert:.1f}%: DistilBERT has {measured:.1f}% fewer parameters"
+    print(f"{claim.id}: {summary}")
+    check(record_claim(measured, summary=summary, bert=sizes["bert"], distilbert=sizes["distilbert"]))

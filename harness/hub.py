@@ -29,5 +29,9 @@ def hub_is_reachable(timeout_s: float = 3.0) -> bool:
 
 
 def looks_like_local_path(name: str) -> bool:
-    """A checkpoint or dataset name that points at the file system rather than at the Hub."""
-    return os.path.sep in name or name.startswith(".") or os.path.exists(name)
+    """A checkpoint or dataset name that points at the file system rather than at the Hub.
+
+    Hub names may contain one slash ("org/name"), so a slash alone does not make a path: an existing
+    path, or one that starts with "/", "./", "../" or "~", does.
+    """
+    return os.path.exists(name) or name.startswith(("/", "./", "../", "~"))

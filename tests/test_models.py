@@ -1,0 +1,61 @@
+"""Architectures from configs: exact parameter counts, config sources, errors that name the fix."""
+
+import json
+
+import pytest
+
+from harness import models
+from harness.errors import ClaimsError
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """These tests must not depend on the network: force the Hub to look unreachable."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    models.hub_is_reachable.cache_clear()
+    yield
+    models.hub_is_reachable.cache_clear()
+
+
+def test_exact_counts_of_the_papers_architectures():
+    # The published figures for the bare encoders (BertModel with pooler; DistilBertModel).
+    bert = models.size_summary(models.load_config("bert-base-uncased"))
+    distilbert = models.size_summary(models.load_config("distilbert-base-uncased"))
+    assert bert["encoder_parameters"] == 109_482_240
+    assert distilbert["encoder_parameters"] == 66_362_880
+    # A 2-label head adds 768 * 2 + 2 to BERT, and DistilBERT's pre_classifier (768 * 768 + 768) as well.
+    assert bert["sequence_classification_2_labels_parameters"] == 109_482_240 + 1_538
+    assert distilbert["sequence_classification_2_labels_parameters"] == 66_362_880 + 590_592 + 1_538
+    assert bert["fp32_megabytes"] == pytest.approx(109_482_240 * 4 / 1e6, abs=0.05)
+
+
+def test_offline_falls_back_to_the_project_copy():
+    architecture = models.load_config("distilbert-base-uncased")
+    assert architecture.config_source.startswith("project copy") and architecture.layers == 6
+
+
+def test_a_local_folder_is_read(tmp_path, repo_root):
+    config = json.loads((repo_root / "fixtures/configs/bert-base-uncased/config.json").read_text())
+    config["num_hidden_layers"] = 2
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    architecture = models.load_config(str(tmp_path))
+    assert architecture.layers == 2 and "local folder" in architecture.config_source
+
+
+def test_folder_without_config_names_the_fix(tmp_path):
+    with pytest.raises(ClaimsError, match="has no config.json"):
+        models.load_config(str(tmp_path))
+
+
+def test_unknown_checkpoint_offline_names_the_fix():
+    with pytest.raises(ClaimsError, match="Hub is unreachable") as error:
+        models.load_config("someone/unknown-model")
+    assert "local folder" in str(error.value)
+
+
+def test_pretrained_weights_offline_or_missing_name_the_fix(tmp_path):
+    with pytest.raises(ClaimsError, match="need the Hugging Face Hub"):
+        models.load_pretrained("bert-base-uncased", "sequence_classification")
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ClaimsError, match="has no weights"):
+        models.load_pretrained(str(tmp_path), "sequence_classification")
