@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from harness.errors import ClaimsError
+from harness.tasks import task_names
 
 SCHEMA_VERSION = 1
 DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "claims" / "registry.yaml"
@@ -23,7 +24,6 @@ DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "claims" / "registry
 FAMILIES = ("size", "speed", "glue", "macro", "retention", "downstream", "paper_arithmetic", "out_of_scope")
 MARKERS = ("size", "speed", "slow", "paper")
 MODELS = ("bert", "distilbert", "both")
-TASKS = ("cola", "mnli", "mrpc", "qnli", "qqp", "rte", "sst2", "stsb", "wnli", "imdb", "squad")
 TOLERANCE_KINDS = ("absolute", "relative", "at_least", "at_most")
 # Every metric a row may name, with what it measures (units: 0-100 points for task scores).
 METRICS = {
@@ -193,7 +193,7 @@ def parse_claim(path: Path, index: int, raw: Any) -> Claim:
         paper_value=row.get("paper_value", float),
         unit=row.get("unit", str, default=""),
         model=row.choice("model", MODELS, required=False),
-        task=row.choice("task", TASKS, required=False),
+        task=row.choice("task", tuple(task_names()), required=False),
         tolerance=row.tolerance("tolerance"),
         noise_band=row.tolerance("noise_band"),
         tolerance_reason=row.get("tolerance_reason", str, default=""),

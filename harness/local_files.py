@@ -1,0 +1,204 @@
+"""Parsers of the classic local files into the Hub's columns: GLUE TSVs, IMDb (parquet, CSV, aclImdb) and SQuAD JSON.
+
+Each parser returns a pandas DataFrame (SQuAD: a list of row dicts) with exactly the columns and label
+ids of the task on the Hugging Face Hub, in the file's row order, and checks what it reads: a missing
+or renamed column, a label outside the task's set, an empty file, a truncated JSON or a wrong
+delimiter raise ClaimsError naming the file, the line or field, and what was expected. Finding the
+files and caching the result is harness.data's job, not this module's.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import ClaimsError
+from harness.tasks import TaskSpec
+
+GLUE_FIX = "use the file as download_glue_data.py writes it (tab-separated, one example a line), or load the task from the Hub"
+IMDB_REVIEW = re.compile(r"^(\d+)_(\d+)\.txt$")
+
+
+def _bad(path: Path, where: str, problem: str, fix: str = GLUE_FIX) -> ClaimsError:
+    return ClaimsError(f"{path}{', ' + where if where else ''}: {problem}", fix)
+
+
+def _check_labels(path: Path, values: pd.Series, spec: TaskSpec, mapping: dict[str, int], first_line: int,
+                  field_name: str) -> list[int]:
+    """File label values -> Hub ids; the first value outside the task's set fails with its line."""
+    known = values.isin(list(mapping))
+    if not known.all():
+        row = int((~known).to_numpy().nonzero()[0][0])
+        raise _bad(path, f"line {row + first_line}, field {field_name!r}",
+                   f"label {values.iloc[row]!r} is not one of {spec.name}'s labels {sorted(mapping)}")
+    return values.map(mapping).astype(int).tolist()
+
+
+def read_glue_tsv(path: Path, spec: TaskSpec, split: str) -> pd.DataFrame:
+    """One classic GLUE TSV -> the Hub's columns (text columns, label, idx = row number)."""
+    local = spec.local
+    headerless = split in local.headerless_splits
+    if path.stat().st_size == 0:
+        raise _bad(path, "", f"the file is empty; expected {spec.name}'s {split} examples")
+    try:
+        frame = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False,
+                            skip_blank_lines=False, index_col=False, encoding="utf-8-sig",
+                            header=None if headerless else 0)
+    except pd.errors.EmptyDataError:
+        raise _bad(path, "", f"the file is empty; expected {spec.name}'s {split} examples") from None
+    except pd.errors.ParserError as error:
+        raise _bad(path, "", f"not a well-formed tab-separated file ({error})") from None
+    except UnicodeDecodeError as error:
+        raise _bad(path, f"byte {error.start}", "not UTF-8 text") from None
+    first_line = 1 if headerless else 2  # the file line of the first row, for messages
+    if headerless:
+        expected = local.headerless_fields
+        if frame.shape[1] != len(expected):
+            raise _bad(path, "line 1", f"{frame.shape[1]} tab-separated field(s), expected {len(expected)} "
+                                       f"({', '.join(expected)}) with no header line")
+        frame.columns = list(expected)
+    columns = dict(local.columns)
+    label_file_column = columns.pop(spec.label_column, None) if spec.label_column else None
+    found = list(map(str, frame.columns))
+    missing = [col for col in columns.values() if col not in found]
+    if missing:
+        hint = " (is it tab-separated?)" if len(found) == 1 else ""
+        raise _bad(path, "header line", f"missing column(s) {missing}; expected {list(columns.values())}"
+                                        f"{' and ' + repr(label_file_column) if label_file_column else ''}, found {found}{hint}")
+    if len(frame) == 0:
+        raise _bad(path, "", f"a header and no examples; expected {spec.name}'s {split} examples")
+    out = pd.DataFrame({hub: frame[col] for hub, col in columns.items()})
+    has_labels = label_file_column in found
+    if not has_labels and not split.startswith("test"):
+        raise _bad(path, "header line", f"missing label column {label_file_column!r}; found {found}")
+    if spec.kind == "regression":
+        out["label"] = _regression_labels(path, frame, label_file_column, spec, first_line) if has_labels else -1.0
+    else:
+        out["label"] = (_check_labels(path, frame[label_file_column], spec, local.labels, first_line, label_file_column)
+                        if has_labels else -1)
+    out["idx"] = range(len(out))
+    return out
+
+
+def _regression_labels(path: Path, frame: pd.DataFrame, column: str, spec: TaskSpec, first_line: int) -> list[float]:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    low, high = spec.label_range or (float("-inf"), float("inf"))
+    bad = values.isna() | (values < low) | (values > high)
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise _bad(path, f"line {row + first_line}, field {column!r}",
+                   f"score {frame[column].iloc[row]!r} is not a number in [{low:g}, {high:g}]")
+    return values.astype(float).tolist()
+
+
+# ---------------------------------------------------------------------------------------------- IMDb
+IMDB_FIX = "give IMDb as parquet or CSV with columns text and label (0 neg, 1 pos), or as the original aclImdb/ folder"
+
+
+def read_imdb_table(path: Path, spec: TaskSpec) -> pd.DataFrame:
+    """IMDb as parquet or CSV with text and label (0/1 or neg/pos) -> the Hub's columns text, label."""
+    if path.stat().st_size == 0:
+        raise _bad(path, "", "the file is empty; expected IMDb reviews", IMDB_FIX)
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as error:
+        raise _bad(path, "", f"not a well-formed CSV file ({error})", IMDB_FIX) from None
+    except (OSError, ValueError) as error:
+        raise _bad(path, "", f"cannot be read as {path.suffix[1:]} ({error})", IMDB_FIX) from None
+    missing = [col for col in ("text", "label") if col not in frame.columns]
+    if missing:
+        raise _bad(path, "columns", f"missing {missing}; expected text and label, found {list(frame.columns)}", IMDB_FIX)
+    mapping = {str(i): i for i in range(len(spec.label_names))} | {n: i for i, n in enumerate(spec.label_names)}
+    mapping["-1"] = -1  # the unlabelled reviews (split unsupervised)
+    labels = _check_labels(path, frame["label"].astype(str), spec, mapping, 2, "label")
+    return pd.DataFrame({"text": frame["text"].astype(str), "label": labels})
+
+
+def imdb_tree_files(folder: Path, split: str) -> list[tuple[Path, int]]:
+    """The review files of one split of an aclImdb tree, neg then pos, by review id; with their label id."""
+    parts = (("unsup", -1),) if split == "unsupervised" else (("neg", 0), ("pos", 1))
+    files = []
+    for name, label in parts:
+        reviews = []
+        for path in (folder / split.replace("unsupervised", "train") / name).glob("*.txt"):
+            match = IMDB_REVIEW.match(path.name)
+            if not match:
+                raise _bad(path, "file name", "expected ID_RATING.txt as in aclImdb (e.g. 12_8.txt)", IMDB_FIX)
+            reviews.append((int(match.group(1)), path))
+        files += [(path, label) for _, path in sorted(reviews)]
+    return files
+
+
+def read_imdb_tree(folder: Path, split: str) -> pd.DataFrame:
+    """The original aclImdb/{split}/{neg,pos}/ID_RATING.txt layout -> text, label."""
+    files = imdb_tree_files(folder, split)
+    if not files:
+        raise _bad(folder / split, "", "no ID_RATING.txt reviews under neg/ and pos/", IMDB_FIX)
+    texts = []
+    for path, _ in files:
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as error:
+            raise _bad(path, f"byte {error.start}", "not UTF-8 text", IMDB_FIX) from None
+    return pd.DataFrame({"text": texts, "label": [label for _, label in files]})
+
+
+# --------------------------------------------------------------------------------------------- SQuAD
+SQUAD_FIX = "give the official SQuAD v1.1 JSON (dev-v1.1.json / train-v1.1.json), unmodified"
+
+
+def read_squad_json(path: Path) -> list[dict[str, Any]]:
+    """SQuAD v1.1 JSON -> one row per question with the Hub's columns (id, title, context, question, answers)."""
+    if path.stat().st_size == 0:
+        raise _bad(path, "", "the file is empty; expected SQuAD v1.1 JSON", SQUAD_FIX)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise _bad(path, f"line {error.lineno}, column {error.colno}",
+                   f"not valid JSON ({error.msg}); a truncated download?", SQUAD_FIX) from None
+    except UnicodeDecodeError as error:
+        raise _bad(path, f"byte {error.start}", "not UTF-8 text", SQUAD_FIX) from None
+    rows: list[dict[str, Any]] = []
+    for a, article in enumerate(_field(path, document, "data", list, "")):
+        where = f"data[{a}]"
+        title = article.get("title", "") if isinstance(article, dict) else ""
+        for p, paragraph in enumerate(_field(path, article, "paragraphs", list, where)):
+            context = _field(path, paragraph, "context", str, f"{where}.paragraphs[{p}]")
+            for q, qa in enumerate(_field(path, paragraph, "qas", list, f"{where}.paragraphs[{p}]")):
+                at = f"{where}.paragraphs[{p}].qas[{q}]"
+                answers = _field(path, qa, "answers", list, at)
+                rows.append({
+                    "id": _field(path, qa, "id", str, at),
+                    "title": title,
+                    "context": context,
+                    "question": _field(path, qa, "question", str, at),
+                    "answers": {
+                        "text": [_field(path, x, "text", str, f"{at}.answers[{i}]") for i, x in enumerate(answers)],
+                        "answer_start": [_field(path, x, "answer_start", int, f"{at}.answers[{i}]") for i, x in enumerate(answers)],
+                    },
+                })
+    if not rows:
+        raise _bad(path, "field 'data'", "no questions found", SQUAD_FIX)
+    return rows
+
+
+_KIND_NAMES = {list: "a list", str: "a string", int: "an integer"}
+
+
+def _field(path: Path, node: Any, name: str, kind: type, where: str) -> Any:
+    """node[name], checked to be a `kind`; a missing or mistyped field names its JSON path."""
+    if not isinstance(node, dict) or name not in node:
+        raise _bad(path, f"field {where + '.' if where else ''}{name}", f"missing; expected {_KIND_NAMES[kind]}", SQUAD_FIX)
+    value = node[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _bad(path, f"field {where + '.' if where else ''}{name}",
+                   f"expected {_KIND_NAMES[kind]}, got {type(value).__name__}", SQUAD_FIX)
+    return value

@@ -1,0 +1,170 @@
+"""Score predictions of a task with the metrics GLUE, run_glue and SQuAD v1.1 use, in points (x100).
+
+compute(task, predictions, references) returns the task's metrics (harness/tasks.yaml `metrics`):
+matthews_correlation (CoLA), accuracy, f1 of the positive class and combined_score = mean of the two
+(MRPC, QQP, as run_glue names them), pearson, spearmanr and their mean as combined_score (STS-B), and
+SQuAD's exact_match and f1 with the official v1.1 answer normalization, each the maximum over the gold
+answers. Values are x100, the paper's scale. scikit-learn and scipy do the arithmetic; only SQuAD's
+normalization is written here, because it is the official script's definition. paper_cell picks the
+value that fills the paper's cell. This module runs no model.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import string
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+from harness.errors import ClaimsError
+from harness.tasks import TaskSpec, get_task
+
+
+def _as_labels(predictions: Any, what: str) -> np.ndarray:
+    """Class ids; a 2-D array of logits is reduced by argmax."""
+    array = np.asarray(predictions)
+    if array.ndim == 2:
+        array = array.argmax(axis=-1)
+    if array.ndim != 1:
+        raise ClaimsError(f"{what}: expected a list of label ids or a 2-D array of logits, got shape {array.shape}")
+    return array
+
+
+def _as_scores(values: Any, what: str) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ClaimsError(f"{what}: expected one score per example, got shape {array.shape}")
+    return array
+
+
+def _check_lengths(task: str, predictions: Sized, references: Sized) -> None:
+    if len(predictions) != len(references):
+        raise ClaimsError(f"{task}: {len(predictions)} predictions for {len(references)} references",
+                          "score the predictions of every example of the split, in order")
+    if len(references) == 0:
+        raise ClaimsError(f"{task}: no examples to score", "pass a non-empty split")
+
+
+Sized = Sequence | np.ndarray | Mapping
+
+
+def classification_metrics(spec: TaskSpec, predictions: Any, references: Any) -> dict[str, float]:
+    """Accuracy, MCC, positive-class F1 and their GLUE combinations, as asked by the spec."""
+    predicted, gold = _as_labels(predictions, spec.name), _as_labels(references, spec.name)
+    _check_lengths(spec.name, predicted, gold)
+    unknown = sorted(set(gold.tolist()) - set(range(spec.num_labels)))
+    if unknown:
+        raise ClaimsError(f"{spec.name}: reference labels {unknown} are not among the task's ids 0..{spec.num_labels - 1}",
+                          "score a labelled split (GLUE test sets carry -1, their labels are hidden)")
+    with warnings.catch_warnings():  # one class only (a constant run): sklearn warns, MCC is 0 by definition
+        warnings.filterwarnings("ignore", message="A single label was found")
+        return _classification_values(spec, predicted, gold)
+
+
+def _classification_values(spec: TaskSpec, predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:
+    values: dict[str, float] = {}
+    accuracy = 100 * float(accuracy_score(gold, predicted))
+    if "accuracy" in spec.metrics or "combined_score" in spec.metrics:
+        values["accuracy"] = accuracy
+    if "f1" in spec.metrics:
+        values["f1"] = 100 * float(f1_score(gold, predicted, pos_label=1, average="binary", zero_division=0))
+    if "matthews_correlation" in spec.metrics:
+        values["matthews_correlation"] = 100 * float(matthews_corrcoef(gold, predicted))
+    if "combined_score" in spec.metrics:
+        values["combined_score"] = (values["accuracy"] + values["f1"]) / 2
+    return values
+
+
+def regression_metrics(spec: TaskSpec, predictions: Any, references: Any) -> dict[str, float]:
+    """Pearson and Spearman correlations (nan where either side is constant) and their mean."""
+    predicted, gold = _as_scores(predictions, spec.name), _as_scores(references, spec.name)
+    _check_lengths(spec.name, predicted, gold)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        pearson = float(stats.pearsonr(predicted, gold)[0]) if len(gold) > 1 else float("nan")
+        spearman = float(stats.spearmanr(predicted, gold)[0]) if len(gold) > 1 else float("nan")
+    return {"pearson": 100 * pearson, "spearmanr": 100 * spearman, "combined_score": 100 * (pearson + spearman) / 2}
+
+
+# --------------------------------------------------------------------------------------------- SQuAD
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCTUATION = set(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD v1.1's official normalization: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def squad_exact_match(prediction: str, gold: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def squad_f1(prediction: str, gold: str) -> float:
+    """Token-overlap F1 of the normalized answers (0 when they share no token, as in v1.1's script)."""
+    predicted, expected = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    common = sum((collections.Counter(predicted) & collections.Counter(expected)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(expected)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _gold_texts(reference: Any) -> list[str]:
+    """A reference as a list of gold answers: a list of texts, one text, or the Hub's answers dict."""
+    if isinstance(reference, Mapping):
+        reference = reference.get("text", [])
+    if isinstance(reference, str):
+        return [reference]
+    return list(reference)
+
+
+def squad_metrics(predictions: Mapping[str, str] | Sequence[str], references: Mapping[str, Any] | Sequence[Any]) -> dict[str, float]:
+    """exact_match and f1 (x100), each the maximum over a question's gold answers, averaged over questions.
+
+    predictions: {id: text} with references {id: gold answers}, or two aligned lists.
+    """
+    if isinstance(predictions, Mapping) != isinstance(references, Mapping):
+        raise ClaimsError("squad: predictions and references must both be {id: ...} mappings or both lists")
+    _check_lengths("squad", predictions, references)
+    if isinstance(predictions, Mapping):
+        missing = [key for key in references if key not in predictions]
+        if missing:
+            raise ClaimsError(f"squad: no prediction for {len(missing)} question(s), e.g. {missing[0]!r}",
+                              "post-process the logits of every evaluation feature")
+        pairs = [(predictions[key], _gold_texts(references[key])) for key in references]
+    else:
+        pairs = [(prediction, _gold_texts(reference)) for prediction, reference in zip(predictions, references, strict=True)]
+    exact = [max(squad_exact_match(p, g) for g in golds) if golds else 0.0 for p, golds in pairs]
+    f1 = [max(squad_f1(p, g) for g in golds) if golds else 0.0 for p, golds in pairs]
+    return {"exact_match": 100 * float(np.mean(exact)), "f1": 100 * float(np.mean(f1))}
+
+
+def compute(task: str, predictions: Any, references: Any) -> dict[str, float]:
+    """The task's metrics in points (x100): label ids or logits for classification, scores for STS-B, texts for SQuAD."""
+    spec = get_task(task)
+    if spec.kind == "classification":
+        return classification_metrics(spec, predictions, references)
+    if spec.kind == "regression":
+        return regression_metrics(spec, predictions, references)
+    return squad_metrics(predictions, references)
+
+
+def paper_cell(task: str, metrics: Mapping[str, float], metric: str | None = None) -> float:
+    """The value of the paper's cell for a task (its paper metric; SQuAD: exact_match, or metric='f1')."""
+    spec = get_task(task)
+    chosen = metric or spec.paper_metric
+    if chosen not in spec.paper_metrics:
+        raise ClaimsError(f"{task}: {chosen!r} fills no cell of the paper", f"use one of {', '.join(spec.paper_metrics)}")
+    if chosen not in metrics:
+        raise ClaimsError(f"{task}: the metrics lack {chosen!r} (have {', '.join(metrics)})", "pass compute()'s result")
+    return float(metrics[chosen])
