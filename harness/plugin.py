@@ -4,7 +4,10 @@ Loaded from the root conftest.py. A test that takes a `claim` argument and carri
 `@pytest.mark.claims("family", ...)` is parametrized over those rows of the registry; each
 parameter gets the row's marker (size, speed, slow, paper), a skip for out-of-scope rows and a
 strict xfail for the paper's known discrepancies. The `record_claim` fixture judges a measurement
-and keeps the result; at the end of the session results.json goes into the report directory.
+and keeps the result. The run directory (--report-dir, else reports/<UTC timestamp>/) is made at
+configure time for a run that reaches claims/, so pytest's JUnit XML and pytest-benchmark's JSON go
+there too; at the end of the session results.json (every registry claim, the ones not run as skipped
+with the reason), report.md, report.html and the plots (harness.report) are written beside them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ from harness.verdict import Status, Verdict, judge
 
 REGISTRY_KEY = pytest.StashKey[Registry]()
 RESULTS_KEY = pytest.StashKey[dict]()
-RUN_DIR_KEY = pytest.StashKey[Path]()
+RUN_DIR_KEY = pytest.StashKey[Path]()  # where results.json was written (set at session end)
+PLANNED_DIR_KEY = pytest.StashKey[Path]()  # the run directory made at configure time
+DESELECTED_KEY = pytest.StashKey[set]()  # ids of claims deselected by -m / -k
+REPORT_ERROR_KEY = pytest.StashKey[str]()
+INFO_ONLY_OPTIONS = ("help", "version", "collectonly", "markers", "showfixtures", "show_fixtures_per_test")
 SLOW_REASON = "needs --run-slow: full fine-tuning"
 MARKERS = {
     "size": "size: parameter-count claims (Table 3); offline, seconds",
@@ -54,8 +61,57 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "pointing at the newest")
     group.addoption("--registry", default=str(registry_module.DEFAULT_REGISTRY), metavar="FILE",
                     help="the claim registry to run. Default: claims/registry.yaml")
+    group.addoption("--protocol", default="paper", type=_protocol_name, metavar="NAME",
+                    help="the fine-tuning protocol of the slow claims (harness/protocols.yaml: paper, seed-study, "
+                         "...). Default: %(default)r")
+    group.addoption("--seeds", default=1, type=_positive_int, metavar="N",
+                    help="fine-tune N seeds per model and task; each claim takes the median (Table 1: 5). "
+                         "Default: %(default)r")
+    group.addoption("--refresh", action="store_true", default=False,
+                    help="fine-tune again even where the result cache holds the job's result. Default: %(default)r")
+    group.addoption("--cache-dir", default=None, metavar="DIR",
+                    help="the fine-tuning result cache (and resumable checkpoints). Default: cache/ in the project")
+    group.addoption("--max-train-samples", default=None, type=_positive_int, metavar="N",
+                    help="fine-tune on the first N training rows only (a quick, not a faithful, run; part of the "
+                         "cache key). Default: %(default)r (the protocol's)")
+    group.addoption("--speed-quick", action="store_true", default=False,
+                    help="the CI variant of the speed claims: 150 of the 1500 STS-B pairs (evenly spaced) on CPU, 2 "
+                         "rounds per GPU cell. Default: %(default)r (the full protocol)")
+    group.addoption("--speed-pairs", default=None, type=_positive_int, metavar="N",
+                    help="time N of the 1500 STS-B dev pairs (evenly spaced) on CPU. Default: %(default)r (all; 150 "
+                         "with --speed-quick)")
+    group.addoption("--speed-threads", default=None, type=_positive_int, metavar="N",
+                    help="CPU threads for the speed claims (torch.set_num_threads). Default: %(default)r (os.cpu_count())")
+    group.addoption("--speed-inputs", choices=("auto", "stsb", "fixture"), default="auto",
+                    help="the timed inputs: stsb (the real pairs and tokenizer; an error if unavailable), fixture "
+                         "(fixtures/stsb_dev_lengths.json: the same lengths, seeded ids), or auto (stsb when "
+                         "available). Default: %(default)r")
+    group.addoption("--speed-weights", choices=("random", "pretrained"), default="random",
+                    help="time models built from the configs with random weights, or the pretrained checkpoints "
+                         "(speed does not depend on the weights). Default: %(default)r")
 
 
+def _protocol_name(name: str) -> str:
+    """--protocol's type: a protocol of harness/protocols.yaml, else a usage error with close names."""
+    import argparse
+
+    from harness import protocols
+
+    try:
+        return protocols.get(name).name
+    except ClaimsError as error:
+        raise argparse.ArgumentTypeError(f"{error.what}; {error.fix}") from None
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+@pytest.hookimpl(tryfirst=True)  # before junitxml and pytest-benchmark read their options
 def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS.values():
         config.addinivalue_line("markers", line)
@@ -70,6 +126,68 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("--device cuda: CUDA is not available on this machine (torch.cuda.is_available() is "
                                     "False); use --device cpu or auto")
     config.stash[RESULTS_KEY] = {}
+    config.stash[DESELECTED_KEY] = set()
+    _plan_run_dir(config)
+
+
+def _reaches_claims(config: pytest.Config) -> bool:
+    """Whether the run's paths include the project's claims/ folder (not a run of tests/ alone)."""
+    claims_dir = registry_module.DEFAULT_REGISTRY.parent
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == claims_dir or claims_dir in path.parents or path in claims_dir.parents:
+            return True
+    return False
+
+
+def _plan_run_dir(config: pytest.Config) -> None:
+    """Make the run directory now, so JUnit XML goes there (unless --junitxml was given)."""
+    if hasattr(config, "workerinput") or any(getattr(config.option, name, False) for name in INFO_ONLY_OPTIONS):
+        return
+    chosen = config.getoption("--report-dir")
+    if not chosen and not _reaches_claims(config):
+        return
+    run_dir = Path(chosen) if chosen else results_module.new_run_dir(config.rootpath / "reports")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.stash[PLANNED_DIR_KEY] = run_dir
+    if config.pluginmanager.has_plugin("junitxml") and not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(run_dir / "junit.xml")
+
+
+class _LazyFile:
+    """A file pytest-benchmark opens only when it writes (`with json as fh`), so no run leaves an empty one."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._stream: Any = None
+
+    def __enter__(self) -> Any:
+        self._stream = open(self.path, "wb")  # closed by __exit__
+        return self._stream
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stream.close()
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """pytest-benchmark's JSON into the run directory, when a selected test times something and no
+    --benchmark-json was given (its option is read at configure time, so its session is told here)."""
+    run_dir = session.config.stash.get(PLANNED_DIR_KEY, None)
+    benchmarks = getattr(session.config, "_benchmarksession", None)
+    if run_dir is None or benchmarks is None or benchmarks.json:
+        return
+    if any("benchmark" in getattr(item, "fixturenames", ()) for item in session.items):
+        benchmarks.json = _LazyFile(run_dir / "benchmark.json")
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    for item in items:
+        claim = _claim_of(item)
+        if claim is not None and DESELECTED_KEY in item.config.stash:
+            item.config.stash[DESELECTED_KEY].add(claim.id)
 
 
 def _marks(claim: Claim) -> list[pytest.MarkDecorator]:
@@ -137,7 +255,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 @pytest.fixture
 def record_claim(request: pytest.FixtureRequest, claim: Claim) -> Callable[..., Verdict]:
-    """Judge a measurement of this test's claim, keep it for the report, and return the verdict."""
+    """Judge a measurement of this test's claim, keep it for the report, and return the verdict.
+
+    Keyword details are stored with the result; a `summary` string is also printed under the claim's
+    line in the terminal summary (e.g. the exact parameter counts, or both times and the speedup).
+    """
 
     def record(measured: float, **details: Any) -> Verdict:
         verdict = judge(claim, measured)
@@ -198,24 +320,49 @@ def data_dir(pytestconfig: pytest.Config) -> Path | None:
 
 def _options(config: pytest.Config) -> dict[str, Any]:
     names = ("run_slow", "device", "bert_checkpoint", "distilbert_checkpoint", "data_dir", "report_dir", "registry",
-             "markexpr", "keyword")
+             "protocol", "seeds", "refresh", "cache_dir", "max_train_samples", "markexpr", "keyword")
     return {name: getattr(config.option, name, None) for name in names}
+
+
+def _not_run_reason(config: pytest.Config, claim: Claim) -> str:
+    """Why no test of this run judged a registry claim."""
+    if claim.out_of_scope:
+        return f"out of scope: {claim.out_of_scope}"
+    reasons = [SLOW_REASON] if claim.marker == "slow" and not config.getoption("--run-slow") else []
+    if claim.id in config.stash[DESELECTED_KEY]:
+        chosen = [f"{flag} {value!r}" for flag, value in (("-m", config.option.markexpr), ("-k", config.option.keyword)) if value]
+        reasons.append(f"not selected in this run ({' '.join(chosen) or 'deselected'})")
+    else:
+        reasons.append("no test of this run collected it")
+    return "; ".join(reasons)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if RESULTS_KEY not in config.stash or hasattr(config, "workerinput"):
         return
-    results = list(config.stash[RESULTS_KEY].values())
-    if not results:
+    results = config.stash[RESULTS_KEY]
+    planned = config.stash.get(PLANNED_DIR_KEY, None)
+    if not results and planned is None:
         return
-    from harness import environment
+    judged = {result.claim.id for result in results.values()}
+    for claim in config.stash[REGISTRY_KEY].claims:
+        if claim.id not in judged:
+            results[f"not run: {claim.id}"] = results_module.not_run(claim, _not_run_reason(config, claim))
+    from harness import environment, report
 
     chosen = config.getoption("--report-dir")
-    run_dir = Path(chosen) if chosen else results_module.new_run_dir(config.rootpath / "reports")
-    document = results_module.build(results, config.stash[REGISTRY_KEY], environment.collect(), _options(config))
+    run_dir = planned or (Path(chosen) if chosen else results_module.new_run_dir(config.rootpath / "reports"))
+    document = results_module.build(list(results.values()), config.stash[REGISTRY_KEY], environment.collect(), _options(config))
     results_module.write(run_dir, document)
     config.stash[RUN_DIR_KEY] = run_dir
+    try:
+        report.render(run_dir, document)
+    except Exception:  # a bug of ours: keep results.json, show the traceback, fail the run
+        import traceback
+
+        config.stash[REPORT_ERROR_KEY] = traceback.format_exc()
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -231,4 +378,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if result.status in (Status.SKIPPED.value, "error"):
             line += f"  ({result.message[:120]})"
         terminalreporter.write_line(line)
-    terminalreporter.write_line(f"report: {config.stash[RUN_DIR_KEY]}")
+        if result.details.get("summary"):  # a claim's own one-line account of what it measured
+            terminalreporter.write_line(f"{'':16}{result.details['summary']}")
+    run_dir = config.stash[RUN_DIR_KEY]
+    terminalreporter.write_line(f"report: {run_dir}")
+    if REPORT_ERROR_KEY in config.stash:
+        terminalreporter.write_line(f"rendering the report failed (a bug of the harness; results.json is intact, rebuild "
+                                    f"with `python -m harness report {run_dir}`):\n{config.stash[REPORT_ERROR_KEY]}", red=True)
+    else:
+        files = ", ".join(sorted(path.name for path in run_dir.iterdir() if not path.name.startswith(".")))
+        terminalreporter.write_line(f"  open {run_dir / 'report.html'}; the run directory holds {files}")

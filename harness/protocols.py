@@ -1,0 +1,158 @@
+"""Fine-tuning protocols (harness/protocols.yaml): the hyperparameters of a job, as data, with their sources.
+
+`get(name)` returns a Protocol; `protocol.for_task(task)` the Settings one job uses (the protocol's
+values with the task's overrides). Every value must name where it comes from; an unknown protocol,
+setting or task is a ClaimsError with "did you mean". This module only reads and checks; the job that
+uses the settings is harness.finetune.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import ClaimsError
+
+SCHEMA_VERSION = 1
+DEFAULT_PROTOCOLS = Path(__file__).resolve().parent / "protocols.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved hyperparameters of one job (one protocol on one task)."""
+
+    learning_rate: float
+    train_batch_size: int
+    eval_batch_size: int
+    num_train_epochs: float
+    warmup_ratio: float
+    weight_decay: float
+    lr_scheduler: str
+    train_sampling: str
+    max_length: int | None
+    doc_stride: int | None
+    max_train_samples: int | None
+    max_eval_samples: int | None
+    max_steps: int | None
+    save_steps: int
+    first_seed: int
+    distillation_temperature: float
+    distillation_alpha_ce: float
+    distillation_alpha_task: float
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some values changed (tests and benchmarks; unknown names are an error)."""
+        unknown = set(changes) - set(SETTING_NAMES)
+        if unknown:
+            raise ClaimsError(f"unknown protocol setting(s) {sorted(unknown)}", _did_you_mean(sorted(unknown)[0], SETTING_NAMES))
+        return dataclasses.replace(self, **changes)
+
+    def seeds(self, count: int) -> list[int]:
+        """The seeds of `count` runs: first_seed, first_seed + 1, ..."""
+        if count < 1:
+            raise ClaimsError(f"--seeds {count}: at least one seed is needed", "pass --seeds 1 or more (the paper takes the median of 5)")
+        return [self.first_seed + i for i in range(count)]
+
+
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
+_TYPES: dict[str, tuple[type, ...]] = {
+    f.name: ((int, float) if "float" in str(f.type) else (int,) if "int" in str(f.type) else (str,))
+    for f in dataclasses.fields(Settings)
+}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One named protocol: its values, their sources, and the per-task overrides."""
+
+    name: str
+    description: str
+    settings: dict[str, Any]
+    sources: dict[str, str]
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    task_sources: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def for_task(self, task: str) -> Settings:
+        """The settings a job on `task` uses: the protocol's values, then the task's overrides."""
+        return Settings(**{**self.settings, **self.tasks.get(task, {})})
+
+    def sources_for_task(self, task: str) -> dict[str, str]:
+        """Where each value of for_task(task) comes from."""
+        return {**self.sources, **self.task_sources.get(task, {})}
+
+
+def _did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3)
+    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+    return f"{hint}known: {', '.join(sorted(known))}"
+
+
+def _check_values(where: str, values: Any, sources: Any, complete: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate one settings block and its sources; complete=True demands every setting."""
+    fix = "correct harness/protocols.yaml (its header lists the settings)"
+    if not isinstance(values, dict) or not isinstance(sources, dict):
+        raise ClaimsError(f"{where}: expected mappings 'settings' and 'sources'", fix)
+    for name, value in values.items():
+        if name not in SETTING_NAMES:
+            raise ClaimsError(f"{where}: unknown setting {name!r}; {_did_you_mean(name, SETTING_NAMES)}", fix)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, _TYPES[name])):
+            raise ClaimsError(f"{where}, setting {name!r}: {value!r} is not a {_TYPES[name][-1].__name__}", fix)
+        if value is None and "None" not in str(Settings.__dataclass_fields__[name].type):
+            raise ClaimsError(f"{where}, setting {name!r}: a value is required", fix)
+        if not isinstance(sources.get(name), str) or not sources[name].strip():
+            raise ClaimsError(f"{where}, setting {name!r}: no source given", "say where the value comes from under 'sources'")
+    if complete:
+        missing = [name for name in SETTING_NAMES if name not in values]
+        if missing:
+            raise ClaimsError(f"{where}: missing settings {missing}", fix)
+    return dict(values), {name: sources[name] for name in values}
+
+
+def load(path: str | Path = DEFAULT_PROTOCOLS) -> dict[str, Protocol]:
+    """Read and validate the protocols file: {name: Protocol}."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ClaimsError(f"protocols file not found: {path}", "restore harness/protocols.yaml") from None
+    except yaml.YAMLError as error:
+        raise ClaimsError(f"{path} is not valid YAML: {error}", "fix the YAML syntax at the line shown") from None
+    if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
+        raise ClaimsError(f"{path}: expected schema_version {SCHEMA_VERSION} and a 'protocols' mapping", "see harness/protocols.yaml")
+    from harness.tasks import task_names
+
+    known_tasks = list(task_names())
+    protocols = {}
+    for name, raw in (document.get("protocols") or {}).items():
+        where = f"{path}, protocol {name!r}"
+        if not isinstance(raw, dict):
+            raise ClaimsError(f"{where}: expected a mapping", "see the other protocols in the file")
+        settings, sources = _check_values(where, raw.get("settings"), raw.get("sources"), complete=True)
+        overrides, override_sources = {}, {}
+        for task, block in (raw.get("tasks") or {}).items():
+            if task not in known_tasks:
+                raise ClaimsError(f"{where}: unknown task {task!r}; {_did_you_mean(task, known_tasks)}", "use a task of harness/tasks.yaml")
+            block = block if isinstance(block, dict) else {}
+            overrides[task], override_sources[task] = _check_values(f"{where}, task {task!r}", block.get("settings"),
+                                                                    block.get("sources"), complete=False)
+        protocols[name] = Protocol(name, " ".join(str(raw.get("description", "")).split()), settings, sources,
+                                   overrides, override_sources)
+    return protocols
+
+
+def get(name: str, path: str | Path = DEFAULT_PROTOCOLS) -> Protocol:
+    """The protocol called `name`; a ClaimsError naming the known ones otherwise."""
+    protocols = load(path)
+    if name not in protocols:
+        raise ClaimsError(f"unknown protocol {name!r} (in {path})", _did_you_mean(name, list(protocols)))
+    return protocols[name]
+
+
+def names(path: str | Path = DEFAULT_PROTOCOLS) -> list[str]:
+    """Every protocol's name, in file order."""
+    return list(load(path))

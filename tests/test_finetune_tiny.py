@@ -1,0 +1,342 @@
+"""The whole fine-tuning path on tiny random models and fixture data, in seconds: job, cache, distillation, claims.
+
+The tiny BERT and DistilBERT (fixtures/configs/tiny-*: 32 wide, a 233-token vocabulary) get seeded
+random weights; the data are the fixture files (fixtures/glue, fixtures/squad) plus a few IMDb rows
+written here. Every test goes through the same functions the slow claims use (harness.finetune,
+harness.cache, harness.accuracy, claims/test_accuracy.py); their scores mean nothing, their plumbing
+is what is checked.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from harness.cache import CacheWarning, JobKey, ResultCache
+from harness.distill import DistillationTrainer, soft_kl
+from harness.errors import ClaimsError
+from harness.finetune import job_key, make_job, run_job
+from harness.tasks import get_task
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ACCURACY_CLAIMS = Path(__file__).resolve().parents[1] / "claims" / "test_accuracy.py"
+IMDB_ROWS = [("a great film with good acting", 1), ("the best movie of the year", 1), ("very funny and fun", 1),
+             ("i love this story", 1), ("a bad and boring film", 0), ("the worst movie of the year", 0),
+             ("too long and very boring", 0), ("i hate this plot", 0)]
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> dict[str, str]:
+    """tiny-bert and tiny-distilbert saved with seeded random weights and their tokenizers, as local checkpoints."""
+    from transformers import AutoConfig, AutoModel
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    folders = {}
+    for role, name in (("bert", "tiny-bert"), ("distilbert", "tiny-distilbert")):
+        torch.manual_seed(0)
+        AutoModel.from_config(AutoConfig.from_pretrained(FIXTURES / "configs" / name)).save_pretrained(root / name)
+        AutoTokenizer.from_pretrained(FIXTURES / "configs" / name).save_pretrained(root / name)
+        folders[role] = str(root / name)
+    return folders
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """A data root in ../shared/data's layout: the GLUE and SQuAD fixtures and a few IMDb reviews."""
+    root = tmp_path_factory.mktemp("data")
+    shutil.copytree(FIXTURES / "glue", root / "glue")
+    shutil.copytree(FIXTURES / "squad", root / "squad")
+    (root / "imdb").mkdir()
+    frame = pd.DataFrame(IMDB_ROWS, columns=["text", "label"])
+    frame.to_parquet(root / "imdb" / "train.parquet")
+    frame.iloc[::2].to_parquet(root / "imdb" / "test.parquet")
+    return root
+
+
+@pytest.fixture
+def cache(tmp_path) -> ResultCache:
+    return ResultCache(tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def trained_cache(tiny_checkpoints, tiny_data, tmp_path_factory) -> Path:
+    """A cache holding one trained tiny-bert SST-2 job (copied by each test that changes it)."""
+    root = tmp_path_factory.mktemp("trained") / "cache"
+    run_job(tiny_job(tiny_checkpoints, tiny_data), ResultCache(root))
+    return root
+
+
+@pytest.fixture
+def sst2_cache(trained_cache, tmp_path) -> ResultCache:
+    """A private copy of the cache with the trained SST-2 job."""
+    shutil.copytree(trained_cache, tmp_path / "cache")
+    return ResultCache(tmp_path / "cache")
+
+
+def tiny_job(checkpoints, data_root, task="sst2", role="bert", **kwargs):
+    return make_job(checkpoints[role], task, "smoke", data_dir=data_root, **kwargs)
+
+
+class TrainingForbidden(Exception):
+    pass
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any Trainer.train call fails: proves a result came from the cache."""
+    from transformers import Trainer
+
+    def forbidden(*args, **kwargs):
+        raise TrainingForbidden("Trainer.train was called")
+
+    monkeypatch.setattr(Trainer, "train", forbidden)
+
+
+# ---------------------------------------------------------------- the job on each kind of task
+
+
+@pytest.mark.parametrize(("task", "role"), [("stsb", "distilbert"), ("mnli", "bert"), ("squad", "distilbert")])
+def test_job_fine_tunes_and_scores_every_evaluation_split(tiny_checkpoints, tiny_data, cache, task, role):
+    job = tiny_job(tiny_checkpoints, tiny_data, task, role)
+    result = run_job(job, cache)
+    spec = get_task(task)
+    assert not result.cached
+    assert set(result.metrics) == set(spec.eval_splits)
+    for split, values in result.metrics.items():
+        assert set(values) >= set(spec.paper_metrics), split
+        for name, value in values.items():
+            assert value is None or (-100 <= value <= 100), (name, value)
+    entry = result.entry
+    assert entry["optimisation_steps"] > 0 and entry["wall_time_s"]["train"] > 0
+    assert entry["configuration"]["settings"]["learning_rate"] == job.settings.learning_rate
+    assert entry["libraries"]["transformers"] and entry["environment"]["cpu"]
+    assert entry["data_sources"][spec.train_split].startswith(("glue_tsv:", "squad_json:"))
+    assert not cache.trainer_dir(result.key).exists(), "a finished job's Trainer checkpoints are removed"
+    assert (cache.model_dir(result.key) / "config.json").is_file() == (task == "squad"), "only SQuAD models are kept"
+
+
+# ---------------------------------------------------------------- the cache around the job
+
+
+def test_second_run_reads_the_cache_and_trains_nothing(tiny_checkpoints, tiny_data, sst2_cache, no_training):
+    job = tiny_job(tiny_checkpoints, tiny_data)
+    first = json.loads(sst2_cache.entry_path(job_key(job)).read_text())
+    again = run_job(job, sst2_cache)
+    assert again.cached and again.entry == first
+    assert job_key(job.with_seed(43)).job_id != again.key.job_id, "another seed is another job"
+
+
+def test_refresh_trains_again(tiny_checkpoints, tiny_data, sst2_cache):
+    job = tiny_job(tiny_checkpoints, tiny_data)
+    before = sst2_cache.load(job_key(job))
+    refreshed = run_job(job, sst2_cache, refresh=True)
+    assert not refreshed.cached and refreshed.entry["created"] >= before["created"]
+    assert refreshed.metrics == before["metrics"], "the same seed on the same machine gives the same result"
+
+
+def test_corrupt_entry_reruns_and_is_replaced(tiny_checkpoints, tiny_data, sst2_cache):
+    job = tiny_job(tiny_checkpoints, tiny_data)
+    path = sst2_cache.entry_path(job_key(job))
+    good = json.loads(path.read_text())
+    path.write_text('{"schema_version": 1, "metrics": {"validation": {"accur')  # a half-written entry
+    with pytest.warns(CacheWarning, match="cannot be used"):
+        rerun = run_job(job, sst2_cache)
+    assert not rerun.cached and rerun.metrics == good["metrics"]
+    assert json.loads(path.read_text())["metrics"] == good["metrics"]
+
+
+def test_result_of_other_library_versions_reruns(tiny_checkpoints, tiny_data, cache):
+    job = tiny_job(tiny_checkpoints, tiny_data, "wnli")
+    key = job_key(job)
+    stale = JobKey(key.configuration, {**key.libraries, "transformers": "4.46.0"})
+    cache.store(stale, {"validation": {"accuracy": 99.0}}, {})
+    with pytest.warns(CacheWarning, match="other library versions"):
+        result = run_job(job, cache)
+    assert not result.cached and result.key.env_id != stale.env_id
+    assert cache.entry_path(stale).is_file(), "the other versions' result stays for those versions"
+
+
+def test_predictions_keep_the_dataset_order_with_length_grouped_training(tiny_checkpoints, tiny_data, tmp_path):
+    """transformers 5 length-groups evaluation too under group_by_length: predict_in_order must undo that."""
+    from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer
+
+    from harness import data, preprocess
+    from harness.finetune import predict_in_order, training_arguments
+
+    job = tiny_job(tiny_checkpoints, tiny_data, "sst2", overrides={"train_sampling": "group_by_length", "eval_batch_size": 2})
+    tokenizer = AutoTokenizer.from_pretrained(job.checkpoint)
+    model = AutoModelForSequenceClassification.from_pretrained(job.checkpoint, num_labels=2).eval()
+    features = preprocess.tokenize_task(data.load_split("sst2", "train", tiny_data), job.spec, tokenizer)
+    trainer = Trainer(model=model, args=training_arguments(job, tmp_path), data_collator=DataCollatorWithPadding(tokenizer),
+                      processing_class=tokenizer)
+    predicted = predict_in_order(trainer, features)
+    with torch.no_grad():
+        one_by_one = [model(**tokenizer(row["sentence"], return_tensors="pt")).logits[0].numpy() for row in
+                      data.load_split("sst2", "train", tiny_data)]
+    assert trainer.args.train_sampling_strategy == "group_by_length"
+    assert len(predicted) == len(one_by_one)
+    for row, (batched, single) in enumerate(zip(predicted, one_by_one, strict=True)):
+        assert batched == pytest.approx(single, abs=1e-4), f"row {row} is out of order"
+
+
+def test_interrupted_run_resumes_from_its_last_checkpoint(tiny_checkpoints, tiny_data, cache, tmp_path):
+    from transformers import TrainerCallback
+
+    class Interrupt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:  # smoke saves every 2 steps: checkpoint-2 is on disk
+                raise KeyboardInterrupt("simulated interruption")
+
+    job = tiny_job(tiny_checkpoints, tiny_data, "cola")
+    with pytest.raises(KeyboardInterrupt):
+        run_job(job, cache, callbacks=(Interrupt(),))
+    assert cache.load(job_key(job)) is None, "an interrupted job leaves no result"
+    assert cache.last_checkpoint(job_key(job)).name == "checkpoint-2"
+    resumed = run_job(job, cache)
+    uninterrupted = run_job(job, ResultCache(tmp_path / "uninterrupted"))
+    assert resumed.entry["resumed_from"] == "checkpoint-2"
+    assert resumed.entry["optimisation_steps"] == uninterrupted.entry["optimisation_steps"]
+    assert resumed.metrics == uninterrupted.metrics
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_checkpoint_folder_without_weights_is_a_clear_error(tiny_data, cache):
+    job = make_job(str(FIXTURES / "configs" / "tiny-bert"), "sst2", "smoke", data_dir=tiny_data)
+    with pytest.raises(ClaimsError, match="has no weights"):
+        run_job(job, cache)
+    assert not any(cache.root.rglob("result.json"))
+
+
+def test_unknown_task_or_protocol_names_the_close_ones(tiny_checkpoints):
+    with pytest.raises(ClaimsError, match="did you mean 'sst2'"):
+        make_job(tiny_checkpoints["bert"], "sst3", "smoke")
+    with pytest.raises(ClaimsError, match="did you mean 'smoke'"):
+        make_job(tiny_checkpoints["bert"], "sst2", "smok")
+
+
+# ---------------------------------------------------------------- DistilBERT (D)
+
+
+def test_distillation_loss_is_run_squad_w_distillations(tiny_checkpoints, tmp_path):
+    from transformers import AutoModelForQuestionAnswering, TrainingArguments
+
+    student = AutoModelForQuestionAnswering.from_pretrained(tiny_checkpoints["distilbert"])
+    teacher = AutoModelForQuestionAnswering.from_pretrained(tiny_checkpoints["bert"])
+    trainer = DistillationTrainer(model=student, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"),
+                                  teacher=teacher, temperature=2.0, alpha_ce=0.5, alpha_task=0.5)
+    batch = {"input_ids": torch.tensor([[2, 40, 41, 3, 50, 51, 52, 3]]), "attention_mask": torch.ones(1, 8, dtype=torch.long),
+             "token_type_ids": torch.tensor([[0, 0, 0, 0, 1, 1, 1, 1]]),
+             "start_positions": torch.tensor([5]), "end_positions": torch.tensor([6])}
+    student.eval()
+    loss = trainer.compute_loss(student, batch)
+    with torch.no_grad():
+        s = student(**{k: v for k, v in batch.items() if k != "token_type_ids"})
+        t = teacher(**{k: v for k, v in batch.items() if "positions" not in k})
+
+    def kl(student_logits, teacher_logits):  # the script's nn.KLDivLoss(reduction="batchmean") * T^2, by hand
+        p_teacher = torch.softmax(teacher_logits / 2.0, -1)
+        return (p_teacher * (p_teacher.log() - torch.log_softmax(student_logits / 2.0, -1))).sum() / 1 * 4.0
+
+    expected = 0.5 * (kl(s.start_logits, t.start_logits) + kl(s.end_logits, t.end_logits)) / 2 + 0.5 * s.loss
+    assert torch.allclose(loss, expected, atol=1e-5)
+    assert soft_kl(s.start_logits, s.start_logits, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_distilbert_d_learns_from_the_fine_tuned_bert(tiny_checkpoints, tiny_data, cache):
+    job = tiny_job(tiny_checkpoints, tiny_data, "squad", "distilbert", teacher=tiny_checkpoints["bert"])
+    result = run_job(job, cache)
+    teacher_key = job_key(job.teacher)
+    assert result.key.configuration["teacher"] == teacher_key.id, "the teacher's own key is part of the student's"
+    assert cache.load(teacher_key) is not None and (cache.model_dir(teacher_key) / "model.safetensors").is_file()
+    assert result.entry["teacher_model"] == str(cache.model_dir(teacher_key))
+    plain = run_job(tiny_job(tiny_checkpoints, tiny_data, "squad", "distilbert"), cache)
+    assert plain.key.job_id != result.key.job_id
+    assert plain.entry["training_loss"] != result.entry["training_loss"], "the distillation term changes the loss"
+
+
+# ---------------------------------------------------------------- the claims, end to end
+
+
+BASE = {"bert": {"cola": 56.0, "mnli": 84.0, "mrpc": 88.0, "qnli": 91.0, "qqp": 89.0, "rte": 69.0, "sst2": 92.0,
+                 "stsb": 89.0, "wnli": 53.0, "imdb": 93.5, "squad": 81.0},
+        "distilbert": {"cola": 51.0, "mnli": 82.0, "mrpc": 87.0, "qnli": 89.0, "qqp": 88.0, "rte": 60.0, "sst2": 91.0,
+                       "stsb": 87.0, "wnli": 56.0, "imdb": 92.9, "squad": 77.0},
+        "distilbert (D)": {"squad": 79.0}}
+SEED_OFFSETS = {42: 0.0, 43: 2.0, 44: -1.0}  # the median of three seeds is the base value
+
+
+@pytest.fixture
+def canned_runner(monkeypatch, claims_registry):
+    """An AccuracyRunner over 3 seeds whose jobs return BASE + SEED_OFFSETS instead of training."""
+    from harness import accuracy
+    from harness.finetune import JobResult
+
+    def fake_run_job(job, cache=None, refresh=False, callbacks=()):
+        role = "distilbert (D)" if job.teacher else ("bert" if job.checkpoint == "B" else "distilbert")
+        value = BASE[role][job.task] + SEED_OFFSETS[job.seed]
+        spec = job.spec
+        metrics = {spec.paper_split: {name: value for name in spec.metrics}}
+        return JobResult(job, JobKey({"fake": [job.checkpoint, job.task, job.seed]}, {}), {"metrics": metrics}, cached=True)
+
+    monkeypatch.setattr(accuracy, "run_job", fake_run_job)
+    return accuracy.AccuracyRunner({"bert": "B", "distilbert": "D"}, protocol="smoke", seeds=3, registry=claims_registry)
+
+
+def test_claims_take_medians_macro_scores_retention_and_gaps(canned_runner, claims_registry):
+    measured = {claim.id: canned_runner.measure(claim).value for claim in
+                claims_registry.family("glue", "macro", "retention", "downstream")}
+    glue = [t for t in BASE["bert"] if t not in ("imdb", "squad")]
+    assert measured["glue.rte.bert"] == 69.0 and measured["glue.cola.distilbert"] == 51.0  # medians of 3 seeds
+    macro_bert, macro_distilbert = (sum(BASE[r][t] for t in glue) / 9 for r in ("bert", "distilbert"))
+    assert measured["macro.bert"] == pytest.approx(macro_bert)
+    assert measured["retention.with_wnli"] == pytest.approx(100 * macro_distilbert / macro_bert)
+    without = [t for t in glue if t != "wnli"]
+    assert measured["retention.without_wnli"] == pytest.approx(
+        100 * sum(BASE["distilbert"][t] for t in without) / sum(BASE["bert"][t] for t in without))
+    assert measured["downstream.imdb.gap"] == pytest.approx(93.5 - 92.9)
+    assert measured["downstream.squad.gap"] == pytest.approx(81.0 - 77.0)
+    assert measured["downstream.squad.em.distilbert_d"] == 79.0 and measured["downstream.squad.f1.distilbert_d"] == 79.0
+
+
+def run_claims(pytester, checkpoints, data_root, cache_dir, report_dir):
+    pytester.makeini("[pytest]\n")  # the inner run's root is its own folder, whatever the paths in the options
+    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')
+    test_file = pytester.makepyfile(test_accuracy=ACCURACY_CLAIMS.read_text())
+    return pytester.runpytest_subprocess(
+        str(test_file), "--run-slow", "--protocol", "smoke", "--bert-checkpoint", checkpoints["bert"],
+        "--distilbert-checkpoint", checkpoints["distilbert"], "--data-dir", str(data_root), "--cache-dir", str(cache_dir),
+        "--report-dir", str(report_dir), "-p", "no:cacheprovider", "-q")
+
+
+def accuracy_results(report_dir: Path) -> dict[str, dict]:
+    document = json.loads((report_dir / "results.json").read_text())
+    families = ("glue", "macro", "retention", "downstream")
+    return {c["id"]: c for c in document["claims"] if c["family"] in families}
+
+
+def test_every_accuracy_claim_reaches_a_verdict_and_a_second_run_trains_nothing(pytester, tiny_checkpoints, tiny_data, tmp_path):
+    cache_dir = tmp_path / "cache"
+    first = run_claims(pytester, tiny_checkpoints, tiny_data, cache_dir, tmp_path / "run1")
+    claims = accuracy_results(tmp_path / "run1")
+    assert len(claims) == 32
+    for claim_id, claim in claims.items():
+        assert claim["verdict"] in ("reproduced", "not reproduced", "inconclusive"), (claim_id, claim["message"])
+        assert claim["measured"] is not None and claim["details"]["cache"], claim_id
+    assert "trained" in {state for claim in claims.values() for state in claim["details"]["cache"]}
+    assert claims["downstream.squad.em.distilbert_d"]["details"]["role"] == "distilbert (D)"
+    entries = {path: path.stat().st_mtime_ns for path in cache_dir.rglob("result.json")}
+    assert len(entries) == 23  # 9 GLUE tasks x 2 models, IMDb x 2, SQuAD x 2, DistilBERT (D)
+
+    second = run_claims(pytester, tiny_checkpoints, tiny_data, cache_dir, tmp_path / "run2")
+    again = accuracy_results(tmp_path / "run2")
+    for claim_id, claim in again.items():
+        assert set(claim["details"]["cache"]) == {"hit"}, f"{claim_id} trained again: {claim['details']['cache']}"
+        assert claim["measured"] == claims[claim_id]["measured"] and claim["verdict"] == claims[claim_id]["verdict"]
+    assert {path: path.stat().st_mtime_ns for path in cache_dir.rglob("result.json")} == entries
+    assert second.parseoutcomes() == first.parseoutcomes()
