@@ -3,8 +3,9 @@
 Each run is the claim itself, `python -m pytest claims/ -m speed` in a fresh process with its own report
 directory; the numbers are read back from that run's results.json. The targets (issue 3): the whole
 command within 5 minutes, and three consecutive runs agreeing on the speedup within 3% (spread =
-(max - min) / mean). The load average before and after each run is printed too: other jobs on a shared
-machine are the usual reason for a miss. A report, not an assertion: the exit status is 0 unless a run
+(max - min) / mean). The load average before and after each run, and the share of the CPU time other
+processes used while the claim timed, are printed too: other jobs on a shared machine are the usual
+reason for a miss. A report, not an assertion: the exit status is 0 unless a run
 itself broke.
 
     python benchmarks/bench_speed_repeatability.py                      # 3 full runs (about 3 minutes each here)
@@ -48,7 +49,12 @@ def run_once(report_dir: Path, pytest_args: list[str]) -> dict:
             "chunk_speedup_median": details["chunk_speedup_median"], "pairs": details["inputs"]["pairs"],
             "inputs": details["inputs"]["source"], "threads": details["threads"], "wall_s": round(wall, 1),
             "exit_status": completed.returncode, "load_before": load_before, "load_after": os.getloadavg()[0],
+            "other_cpu_share": details.get("other_cpu_share"),
             "report_dir": str(report_dir)}
+
+
+def _percent(share: float | None) -> str:
+    return "unknown" if share is None else f"{100 * share:.0f}%"
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -77,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run {index + 1}: speedup {run['speedup']:.4f} (chunk median {run['chunk_speedup_median']:.4f}), BERT "
               f"{run['seconds']['bert']:.1f} s, DistilBERT {run['seconds']['distilbert']:.1f} s, {run['pairs']} pairs "
               f"({run['inputs']}), {run['threads']} threads; pytest wall {run['wall_s']:.0f} s; load average "
-              f"{run['load_before']:.2f} -> {run['load_after']:.2f}; verdict {run['verdict']}", flush=True)
+              f"{run['load_before']:.2f} -> {run['load_after']:.2f}, other processes' share of the CPU time while timing "
+              f"{_percent(run['other_cpu_share'])}; verdict {run['verdict']}", flush=True)
     summary = summarize(runs)
     print(f"\nspeedups {', '.join(f'{s:.4f}' for s in summary['speedups'])}: mean {summary['mean']:.4f}, spread "
           f"{100 * summary['spread']:.2f}% (target <= {100 * SPREAD_TARGET:.0f}%: "

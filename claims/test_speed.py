@@ -19,6 +19,7 @@ from harness.verdict import check
 
 QUICK_PAIRS = 150  # --speed-quick: every 10th pair, 30 chunks a model
 QUICK_GRID_ROUNDS = 2
+BUSY_SHARE = 0.1  # other processes' share of the CPU time during the timing above which the summary warns
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +75,8 @@ def _cpu_claim(request, claim, record_claim, benchmark) -> None:
         estimate = {role: round(value * full / pairs, 1) for role, value in seconds.items()}
         details["full_pass_seconds_estimate"] = estimate
         summary += f"; quick run: a full pass would take about {estimate['bert']:.0f} s / {estimate['distilbert']:.0f} s"
+    if (details.get("other_cpu_share") or 0) > BUSY_SHARE:  # other jobs shared the cores: say so beside the figures
+        summary += f"; machine busy: other processes used {100 * details['other_cpu_share']:.0f}% of the CPU time meanwhile"
     details["summary"] = summary
     benchmark.extra_info.update(claim=claim.id, order=[f"{role}:{chunk}" for role, chunk in measured.order],
                                 seconds=seconds, speedup=details["speedup"], inputs=inputs.description, threads=measured.threads)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import data
 from harness.cache import ResultCache
 from harness.errors import ClaimsError
-from harness.finetune import Job, JobResult, make_job, missing_inputs, run_job
+from harness.finetune import Job, JobResult, make_job, run_job
 from harness.registry import Claim, Registry
 from harness.tasks import get_task
 
@@ -154,3 +155,27 @@ class AccuracyRunner:
             return self.cell(claim.model, claim.task, claim.metric, distilled=bool(params.get("distillation")))
         raise ClaimsError(f"claim {claim.id}: family {claim.family!r} is not an accuracy claim",
                           "run it with the test of its family")
+
+
+def _weights_problem(checkpoint: str) -> str | None:
+    """Why harness.models.load_pretrained would refuse this checkpoint (its tests, without loading anything)."""
+    from harness.hub import hub_is_reachable, looks_like_local_path
+
+    if looks_like_local_path(checkpoint):
+        folder = Path(checkpoint)
+        if not any((folder / name).is_file() for name in ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")):
+            return f"the weights of {checkpoint!r} (the folder has no model.safetensors or pytorch_model.bin)"
+        return None
+    return None if hub_is_reachable() else f"the pretrained weights of {checkpoint!r} (the Hugging Face Hub is unreachable)"
+
+
+def missing_inputs(job: Job) -> list[str]:
+    """Every input the job lacks (weights, the teacher's weights, data splits); empty when all are there."""
+    problems = [p for p in dict.fromkeys(_weights_problem(c) for c in (job.checkpoint, job.teacher and job.teacher.checkpoint)
+                                         if c) if p]
+    for split in (job.spec.train_split, *job.spec.eval_splits):
+        try:
+            data.locate(job.task, split, job.data_dir)
+        except ClaimsError as error:
+            problems.append(f"the {job.task} {split} data ({error.what})")
+    return problems

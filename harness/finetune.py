@@ -145,23 +145,27 @@ class JobResult:
         return self.metrics[split or self.job.spec.paper_split].get(metric)
 
 
-def run_job(job: Job, cache: ResultCache | None = None, *, refresh: bool = False, callbacks: tuple = ()) -> JobResult:
-    """The job's metrics: from the cache when it holds them (unless refresh), else fine-tuned and stored."""
+def run_job(job: Job, cache: ResultCache | None = None, *, refresh: bool = False, callbacks: tuple = (),
+            need_model: bool = False) -> JobResult:
+    """The job's metrics: from the cache when it holds them (unless refresh), else fine-tuned and stored.
+
+    need_model: the fine-tuned model must be in the cache too (a teacher); if it was deleted, train again.
+    """
     cache = cache or ResultCache()
     key = job_key(job)
     if refresh:
         cache.forget(key)
     else:
         entry = cache.load(key)
-        if entry is not None and (not job.keeps_model or (cache.model_dir(key) / "config.json").is_file()):
+        if entry is not None and (not need_model or (cache.model_dir(key) / "config.json").is_file()):
             LOG.info("cache hit for %s: %s", job.describe(), cache.entry_path(key))
             return JobResult(job, key, entry, cached=True)
         if entry is not None:
-            warnings.warn(CacheWarning(f"{cache.folder(key)}: the fine-tuned model another job needs is missing; "
-                                       f"training {job.describe()} again"), stacklevel=2)
+            warnings.warn(CacheWarning(f"{cache.folder(key)}: the fine-tuned model DistilBERT (D) needs as its teacher "
+                                       f"is missing; training {job.describe()} again"), stacklevel=2)
     teacher_dir = None
     if job.teacher is not None:
-        teacher_dir = cache.model_dir(run_job(job.teacher, cache).key)
+        teacher_dir = cache.model_dir(run_job(job.teacher, cache, need_model=True).key)
     entry = _fine_tune(job, key, cache, teacher_dir, callbacks)
     return JobResult(job, key, entry, cached=False)
 
@@ -230,8 +234,7 @@ def _fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | No
     set_seed(job.seed)  # the new head's initial weights depend on it
     model = load_pretrained(job.checkpoint, "question_answering" if qa else "sequence_classification", spec.num_labels)
     if spec.kind == "classification":
-        model.config.id2label = dict(enumerate(spec.label_names))
-        model.config.label2id = {name: i for i, name in enumerate(spec.label_names)}
+        model.config.id2label, model.config.label2id = dict(enumerate(spec.label_names)), {n: i for i, n in enumerate(spec.label_names)}
     tokenizer = feature_tokenizer = _tokenizer(job.checkpoint)
     teacher = None
     if teacher_dir is not None:
@@ -332,26 +335,3 @@ def _save_model(trainer: Any, target: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
 
-
-def _weights_problem(checkpoint: str) -> str | None:
-    """Why harness.models.load_pretrained would refuse this checkpoint (its tests, without loading anything)."""
-    from harness.hub import hub_is_reachable, looks_like_local_path
-
-    if looks_like_local_path(checkpoint):
-        folder = Path(checkpoint)
-        if not any((folder / name).is_file() for name in ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")):
-            return f"the weights of {checkpoint!r} (the folder has no model.safetensors or pytorch_model.bin)"
-        return None
-    return None if hub_is_reachable() else f"the pretrained weights of {checkpoint!r} (the Hugging Face Hub is unreachable)"
-
-
-def missing_inputs(job: Job) -> list[str]:
-    """Every input the job lacks (weights, the teacher's weights, data splits); empty when all are there."""
-    problems = [p for p in dict.fromkeys(_weights_problem(c) for c in (job.checkpoint, job.teacher and job.teacher.checkpoint)
-                                         if c) if p]
-    for split in _splits(job.spec):
-        try:
-            data.locate(job.task, split, job.data_dir)
-        except ClaimsError as error:
-            problems.append(f"the {job.task} {split} data ({error.what})")
-    return problems

@@ -155,7 +155,11 @@ def _plan_run_dir(config: pytest.Config) -> None:
 
 
 class _LazyFile:
-    """A file pytest-benchmark opens only when it writes (`with json as fh`), so no run leaves an empty one."""
+    """A file pytest-benchmark opens only when it writes, so no run leaves an empty one.
+
+    pytest-benchmark 5.2 writes `with json as fh` (an open file expected); 5.3 calls `open(json, "wb")`
+    (a path expected): this object is both.
+    """
 
     def __init__(self, path: Path):
         self.path = path
@@ -169,6 +173,9 @@ class _LazyFile:
         self._stream.close()
 
     def __str__(self) -> str:
+        return str(self.path)
+
+    def __fspath__(self) -> str:  # pytest-benchmark >= 5.3 opens the path itself when it writes
         return str(self.path)
 
 

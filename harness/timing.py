@@ -26,6 +26,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -241,8 +242,34 @@ def time_interleaved(models: Mapping[str, torch.nn.Module], encodings: Sequence[
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch.inference_mode())
         used_threads = stack.enter_context(cpu_threads(threads)) if torch.device(device).type == "cpu" else None
+        others = stack.enter_context(other_cpu_use())
         durations = runner(plan.rounds)
-    return plan.result(durations, used_threads, chunk_size=chunk_size)
+    return plan.result(durations, used_threads, chunk_size=chunk_size, **others)
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds every process (and the hypervisor's steal) used since boot, from /proc/stat; None off Linux."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def other_cpu_use() -> Iterator[dict[str, Any]]:
+    """Fill a dict with the share of the machine's CPU time that other processes used meanwhile (0 = quiet)."""
+    found: dict[str, Any] = {}
+    busy, own, start = _machine_busy_seconds(), sum(os.times()[:2]), time.perf_counter()
+    yield found
+    after = _machine_busy_seconds()
+    if busy is None or after is None:
+        found["other_cpu_share"] = None
+        return
+    capacity = (time.perf_counter() - start) * (os.cpu_count() or 1)
+    others = (after - busy) - (sum(os.times()[:2]) - own)
+    found["other_cpu_share"] = round(min(max(others / capacity, 0.0), 1.0), 3) if capacity > 0 else None
 
 
 # The GPU grid: every batch size x sequence length for one dtype, each cell interleaved like the CPU pass.

@@ -258,6 +258,10 @@ def test_distilbert_d_learns_from_the_fine_tuned_bert(tiny_checkpoints, tiny_dat
     plain = run_job(tiny_job(tiny_checkpoints, tiny_data, "squad", "distilbert"), cache)
     assert plain.key.job_id != result.key.job_id
     assert plain.entry["training_loss"] != result.entry["training_loss"], "the distillation term changes the loss"
+    shutil.rmtree(cache.model_dir(teacher_key))  # a teacher whose model is gone is trained again, not trusted
+    with pytest.warns(CacheWarning, match="teacher is missing"):
+        assert not run_job(job.teacher, cache, need_model=True).cached
+    assert (cache.model_dir(teacher_key) / "model.safetensors").is_file()
 
 
 # ---------------------------------------------------------------- the claims, end to end

@@ -368,3 +368,11 @@ def test_device_cuda_without_cuda_is_a_usage_error_not_a_skip(pytester, repo_roo
     result = pytester.runpytest_subprocess("-m", "speed", "--device", "cuda", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--device cuda: CUDA is not available*"])
+
+
+def test_other_processes_cpu_share_is_a_fraction_and_recorded(tiny_models):
+    with timing.other_cpu_use() as found:
+        time.sleep(0.2)
+    assert found["other_cpu_share"] is None or 0.0 <= found["other_cpu_share"] <= 1.0
+    encodings = speed_inputs.synthetic_pairs([12, 20], [5, 8])
+    assert "other_cpu_share" in timing.time_interleaved(tiny_models, encodings, warmup=0).to_details()
