@@ -68,7 +68,7 @@ def _cpu_claim(request, claim, record_claim, benchmark) -> None:
     seconds = details["seconds"]
     summary = (f"BERT {seconds['bert']:.1f} s, DistilBERT {seconds['distilbert']:.1f} s -> speedup {measured.speedup:.3f}x "
                f"(paper: {paper['bert']} s / {paper['distilbert']} s = {paper['bert'] / paper['distilbert']:.3f}x); "
-               f"{pairs} pairs, batch size 1, {measured.threads} threads, {inputs.source} inputs")
+               f"{pairs} pairs, batch size 1, {measured.threads} thread{'s' if measured.threads != 1 else ''}, {inputs.source} inputs")
     details.update(protocol="full" if pairs == full else "quick", pairs=pairs, paper_seconds=paper,
                    inputs=inputs.summary(), models=made, hardware=timing.hardware())
     if pairs < full:  # the seconds above are for `pairs` pairs; the paper's are for all of them
