@@ -35,9 +35,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from harness import data, preprocess, protocols  # noqa: E402
-from harness.cache import ResultCache  # noqa: E402
-from harness.finetune import make_job, run_job  # noqa: E402
+from harness.data import loading as data  # noqa: E402
+from harness.data import preprocess  # noqa: E402
+from harness.measure.cache import ResultCache  # noqa: E402
+from harness.measure.finetune import make_job, run_job  # noqa: E402
+from harness.spec import protocols  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # Training rows of each task (GLUE, IMDb and SQuAD v1.1 as released) and the evaluated rows (dev; IMDb test).
@@ -138,7 +140,7 @@ def estimate(tflops: float, step_floor_ms: float, job_overhead_s: float, tokeniz
     """GPU hours of one seed of the paper protocol: both models on every task, and DistilBERT (D)."""
     from transformers import AutoTokenizer
 
-    from harness.models import build, count_parameters, load_config
+    from harness.measure.models import build, count_parameters, load_config
 
     paper = protocols.get("paper")
     settings = {task: paper.for_task(task) for task in TRAIN_ROWS}

@@ -29,8 +29,8 @@ import datasets  # noqa: E402
 import numpy as np  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 
-from harness import data  # noqa: E402
-from harness.preprocess import postprocess_squad, prepare_squad_eval_features, prepare_squad_train_features  # noqa: E402
+from harness.data import loading as data  # noqa: E402
+from harness.data.preprocess import postprocess_squad, prepare_squad_eval_features, prepare_squad_train_features  # noqa: E402
 
 
 def one_run(squad_file: Path, tokenizer, seed: int) -> dict[str, float | int]:

@@ -8,10 +8,10 @@ the data cannot be had, the claim skips naming what is missing and the fix.
 
 import pytest
 
-from harness.accuracy import AccuracyRunner, RunFailed
-from harness.cache import ResultCache
 from harness.errors import ClaimsError
-from harness.verdict import check
+from harness.judge.verdict import check
+from harness.measure.accuracy import AccuracyRunner, RunFailed
+from harness.measure.cache import ResultCache
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ xfail that says why. out_of_scope rows (Table 4's ablations, the iPhone figures)
 
 import pytest
 
-from harness.arithmetic import operands, recompute
-from harness.verdict import check
+from harness.judge.verdict import check
+from harness.measure.arithmetic import operands, recompute
 
 
 @pytest.mark.claims("paper_arithmetic")

@@ -6,8 +6,8 @@ claims hold or fail the same on any machine, offline.
 
 import pytest
 
-from harness.models import size_summary
-from harness.verdict import check
+from harness.judge.verdict import check
+from harness.measure.models import size_summary
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness import speed_inputs, timing
 from harness.errors import ClaimsError
-from harness.models import build, load_pretrained
-from harness.verdict import check
+from harness.judge.verdict import check
+from harness.measure import speed_inputs, timing
+from harness.measure.models import build, load_pretrained
 
 QUICK_PAIRS = 150  # --speed-quick: every 10th pair, 30 chunks a model
 QUICK_GRID_ROUNDS = 2
@@ -40,12 +40,11 @@ def speed_models(pytestconfig, architectures, checkpoints):
 
 
 @pytest.fixture(scope="session")
-def timed_pairs(pytestconfig, checkpoints, data_dir):
+def timed_pairs(pytestconfig, checkpoints, data_dir, shared_root):
     """The STS-B dev pairs to time (real or the lengths fixture, see harness.speed_inputs), subset in quick mode."""
-    shared = pytestconfig.rootpath.parent / "shared"
     try:
         inputs = speed_inputs.load(pytestconfig.getoption("--speed-inputs"), checkpoints["bert"], data_dir,
-                                   speed_inputs.default_vocab_candidates(shared if shared.is_dir() else None))
+                                   speed_inputs.default_vocab_candidates(shared_root))
     except ClaimsError as error:
         pytest.fail(str(error), pytrace=False)
     pairs = pytestconfig.getoption("--speed-pairs") or (QUICK_PAIRS if pytestconfig.getoption("--speed-quick") else None)

@@ -14,8 +14,8 @@ from harness.errors import ClaimsError
 
 # subcommand -> module providing add_arguments(parser) and run(args) -> int
 SUBCOMMANDS = {
-    "data": ("harness.data_cli", "inspect a task's data: source, row count, label counts and the first example, as JSON"),
-    "report": ("harness.report", "rebuild report.md, report.html and the plots of a run from its results.json"),
+    "data": ("harness.data.cli", "inspect a task's data: source, row count, label counts and the first example, as JSON"),
+    "report": ("harness.reporting.report", "rebuild report.md, report.html and the plots of a run from its results.json"),
 }
 
 

@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from harness.paths import PROJECT_ROOT
+
 LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "torchmetrics", "scikit-learn",
              "scipy", "pandas", "pytest", "pytest-benchmark")
 
@@ -54,7 +56,7 @@ def gpu_info() -> list[dict[str, Any]]:
 
 def git_commit(root: Path | None = None) -> str | None:
     """The project's git commit (with '-dirty' when the tree has changes), or None outside git."""
-    root = root or Path(__file__).resolve().parent.parent
+    root = root or PROJECT_ROOT
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         if commit.returncode != 0:

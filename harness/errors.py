@@ -1,7 +1,14 @@
-"""The one exception type for a user's mistake: bad input, a missing file, an unreachable Hub.
+"""The suite's own errors: a user's mistake (ClaimsError) and, among them, an input that is absent (MissingInput).
 
-Raise it with the input, what was expected and the fix; tracebacks are kept for our own bugs.
+Raise them with the input, what was expected and the fix; tracebacks are kept for our own bugs. The
+claim tests' policy (harness.plugin) follows the type: a MissingInput (no weights, no data, no GPU,
+an option not given) skips the claim naming it and the fix; any other error fails it.
 """
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
 
 
 class ClaimsError(Exception):
@@ -11,3 +18,15 @@ class ClaimsError(Exception):
         self.what = what
         self.fix = fix
         super().__init__(what if fix is None else f"{what}\n  fix: {fix}")
+
+
+class MissingInput(ClaimsError):
+    """An input a measurement needs is not there (weights, data, a GPU, the Hub, an option): skip, never fail."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """A fix hint for a mistyped name: its close matches, then every known name."""
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+    return f"{hint}known: {', '.join(sorted(known))}"

@@ -20,9 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import data, speed_inputs  # noqa: E402
+from harness.data import loading as data  # noqa: E402
 from harness.environment import library_versions  # noqa: E402
 from harness.errors import ClaimsError  # noqa: E402
+from harness.files import file_sha256  # noqa: E402
+from harness.measure import speed_inputs  # noqa: E402
 
 LISTS = ("lengths", "first_segment_lengths")
 
@@ -31,7 +33,7 @@ def compute(data_dir: Path | None, vocab: Path) -> dict:
     """The fixture document: lengths, first-segment lengths and provenance."""
     from transformers import BertTokenizerFast
 
-    vocab_sha = speed_inputs.sha256_of(vocab)
+    vocab_sha = file_sha256(vocab)
     if vocab_sha != speed_inputs.BERT_VOCAB_SHA256:
         raise ClaimsError(f"{vocab} has sha256 {vocab_sha}, not bert-base-uncased's {speed_inputs.BERT_VOCAB_SHA256}",
                           "pass bert-base-uncased's vocab.txt (--vocab)")
@@ -48,7 +50,7 @@ def compute(data_dir: Path | None, vocab: Path) -> dict:
                        "of type 0 ([CLS] sentence1 [SEP]). Derived numbers only: no text.",
         "provenance": {
             "data": _portable(source, data_dir),
-            "data_sha256": speed_inputs.sha256_of(Path(located.location)) if located.kind != "hub" else None,
+            "data_sha256": file_sha256(Path(located.location)) if located.kind != "hub" else None,
             "tokenizer": f"BertTokenizerFast(vocab_file=vocab.txt, do_lower_case=True), truncation at "
                          f"{speed_inputs.MAX_LENGTH} tokens",
             "vocab_sha256": vocab_sha,

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness import registry
+from harness.spec import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- claims-table:start -->", "<!-- claims-table:end -->"

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import protocols
-from harness.cache import CacheWarning, JobKey, ResultCache, canonical_json, checkpoint_identity, digest
 from harness.errors import ClaimsError
+from harness.files import canonical_json, digest
+from harness.measure.cache import CacheWarning, JobKey, ResultCache, checkpoint_identity
+from harness.spec import protocols
 
 METRICS = {"validation": {"accuracy": 91.5}}
 LIBRARIES = {"torch": "2.13.0", "transformers": "5.24.0", "datasets": "5.2.0"}

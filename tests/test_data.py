@@ -11,10 +11,10 @@ import datasets
 import pandas as pd
 import pytest
 
-from harness import data
 from harness.__main__ import main
+from harness.data import loading as data
 from harness.errors import ClaimsError
-from harness.tasks import get_task
+from harness.spec.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]
 GLUE = ROOT / "fixtures" / "glue"

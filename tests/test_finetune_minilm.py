@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import ResultCache
-from harness.finetune import make_job, run_job
+from harness.measure.cache import ResultCache
+from harness.measure.finetune import make_job, run_job
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REQUIRED_ACCURACY = 85.0

@@ -16,11 +16,11 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from harness.cache import CacheWarning, JobKey, ResultCache
-from harness.distill import DistillationTrainer, soft_kl
 from harness.errors import ClaimsError
-from harness.finetune import job_key, make_job, run_job
-from harness.tasks import get_task
+from harness.measure.cache import CacheWarning, JobKey, ResultCache
+from harness.measure.distill import DistillationTrainer, soft_kl
+from harness.measure.finetune import job_key, make_job, run_job
+from harness.spec.tasks import get_task
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ACCURACY_CLAIMS = Path(__file__).resolve().parents[1] / "claims" / "test_accuracy.py"
@@ -164,8 +164,9 @@ def test_predictions_keep_the_dataset_order_with_length_grouped_training(tiny_ch
     """transformers 5 length-groups evaluation too under group_by_length: predict_in_order must undo that."""
     from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer
 
-    from harness import data, preprocess
-    from harness.finetune import predict_in_order, training_arguments
+    from harness.data import loading as data
+    from harness.data import preprocess
+    from harness.measure.finetune import predict_in_order, training_arguments
 
     job = tiny_job(tiny_checkpoints, tiny_data, "sst2", overrides={"train_sampling": "group_by_length", "eval_batch_size": 2})
     tokenizer = AutoTokenizer.from_pretrained(job.checkpoint)
@@ -278,8 +279,8 @@ SEED_OFFSETS = {42: 0.0, 43: 2.0, 44: -1.0}  # the median of three seeds is the 
 @pytest.fixture
 def canned_runner(monkeypatch, claims_registry):
     """An AccuracyRunner over 3 seeds whose jobs return BASE + SEED_OFFSETS instead of training."""
-    from harness import accuracy
-    from harness.finetune import JobResult
+    from harness.measure import accuracy
+    from harness.measure.finetune import JobResult
 
     def fake_run_job(job, cache=None, refresh=False, callbacks=()):
         role = "distilbert (D)" if job.teacher else ("bert" if job.checkpoint == "B" else "distilbert")

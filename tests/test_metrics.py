@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import ClaimsError
-from harness.metrics import compute, normalize_answer, paper_cell, squad_exact_match, squad_f1
+from harness.measure.metrics import compute, normalize_answer, paper_cell, squad_exact_match, squad_f1
 
 labels = st.lists(st.integers(0, 1), min_size=2, max_size=60)
 

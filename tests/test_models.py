@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from harness import models
 from harness.errors import ClaimsError
+from harness.measure import models
 
 
 @pytest.fixture(autouse=True)

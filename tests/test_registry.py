@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import registry
 from harness.errors import ClaimsError
+from harness.spec import registry
 
 # ---------------------------------------------------------------- the real registry
 

@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from harness import plots, report, report_sections
-from harness import registry as registry_module
-from harness import results as results_module
 from harness.errors import ClaimsError
-from harness.verdict import judge
+from harness.judge.verdict import judge
+from harness.reporting import plots, report
+from harness.reporting import results as results_module
+from harness.reporting import sections as report_sections
+from harness.spec import registry as registry_module
 
 REGISTRY = registry_module.load()
 PLOT_FILES = plots.PLOTS

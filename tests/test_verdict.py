@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.registry import Claim, Tolerance
-from harness.verdict import Status, judge
+from harness.judge.verdict import Status, judge
+from harness.spec.registry import Claim, Tolerance
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 width = st.floats(min_value=0, max_value=1e3, allow_nan=False)

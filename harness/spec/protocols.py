@@ -9,14 +9,13 @@ uses the settings is harness.finetune.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness.errors import ClaimsError
+from harness.errors import ClaimsError, did_you_mean
 
 SCHEMA_VERSION = 1
 DEFAULT_PROTOCOLS = Path(__file__).resolve().parent / "protocols.yaml"
@@ -49,7 +48,7 @@ class Settings:
         """A copy with some values changed (tests and benchmarks; unknown names are an error)."""
         unknown = set(changes) - set(SETTING_NAMES)
         if unknown:
-            raise ClaimsError(f"unknown protocol setting(s) {sorted(unknown)}", _did_you_mean(sorted(unknown)[0], SETTING_NAMES))
+            raise ClaimsError(f"unknown protocol setting(s) {sorted(unknown)}", did_you_mean(sorted(unknown)[0], SETTING_NAMES))
         return dataclasses.replace(self, **changes)
 
     def seeds(self, count: int) -> list[int]:
@@ -86,11 +85,6 @@ class Protocol:
         return {**self.sources, **self.task_sources.get(task, {})}
 
 
-def _did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3)
-    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-    return f"{hint}known: {', '.join(sorted(known))}"
-
 
 def _check_values(where: str, values: Any, sources: Any, complete: bool) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate one settings block and its sources; complete=True demands every setting."""
@@ -99,7 +93,7 @@ def _check_values(where: str, values: Any, sources: Any, complete: bool) -> tupl
         raise ClaimsError(f"{where}: expected mappings 'settings' and 'sources'", fix)
     for name, value in values.items():
         if name not in SETTING_NAMES:
-            raise ClaimsError(f"{where}: unknown setting {name!r}; {_did_you_mean(name, SETTING_NAMES)}", fix)
+            raise ClaimsError(f"{where}: unknown setting {name!r}; {did_you_mean(name, SETTING_NAMES)}", fix)
         if value is not None and (isinstance(value, bool) or not isinstance(value, _TYPES[name])):
             raise ClaimsError(f"{where}, setting {name!r}: {value!r} is not a {_TYPES[name][-1].__name__}", fix)
         if value is None and "None" not in str(Settings.__dataclass_fields__[name].type):
@@ -124,7 +118,7 @@ def load(path: str | Path = DEFAULT_PROTOCOLS) -> dict[str, Protocol]:
         raise ClaimsError(f"{path} is not valid YAML: {error}", "fix the YAML syntax at the line shown") from None
     if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
         raise ClaimsError(f"{path}: expected schema_version {SCHEMA_VERSION} and a 'protocols' mapping", "see harness/protocols.yaml")
-    from harness.tasks import task_names
+    from harness.spec.tasks import task_names
 
     known_tasks = list(task_names())
     protocols = {}
@@ -136,7 +130,7 @@ def load(path: str | Path = DEFAULT_PROTOCOLS) -> dict[str, Protocol]:
         overrides, override_sources = {}, {}
         for task, block in (raw.get("tasks") or {}).items():
             if task not in known_tasks:
-                raise ClaimsError(f"{where}: unknown task {task!r}; {_did_you_mean(task, known_tasks)}", "use a task of harness/tasks.yaml")
+                raise ClaimsError(f"{where}: unknown task {task!r}; {did_you_mean(task, known_tasks)}", "use a task of harness/tasks.yaml")
             block = block if isinstance(block, dict) else {}
             overrides[task], override_sources[task] = _check_values(f"{where}, task {task!r}", block.get("settings"),
                                                                     block.get("sources"), complete=False)
@@ -149,7 +143,7 @@ def get(name: str, path: str | Path = DEFAULT_PROTOCOLS) -> Protocol:
     """The protocol called `name`; a ClaimsError naming the known ones otherwise."""
     protocols = load(path)
     if name not in protocols:
-        raise ClaimsError(f"unknown protocol {name!r} (in {path})", _did_you_mean(name, list(protocols)))
+        raise ClaimsError(f"unknown protocol {name!r} (in {path})", did_you_mean(name, list(protocols)))
     return protocols[name]
 
 

@@ -9,6 +9,7 @@ here too (`load_pretrained`), with an error that names the fix when they cannot 
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,11 @@ from transformers import (
     PretrainedConfig,
 )
 
+from harness.data.hub import hub_is_reachable, looks_like_local_path
 from harness.errors import ClaimsError
-from harness.hub import hub_is_reachable, looks_like_local_path
+from harness.paths import FIXTURES
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "configs"
+CONFIG_DIR = FIXTURES / "configs"
 BYTES_PER_FP32 = 4
 # The heads a claim may need on top of the encoder, by the AutoModel class that builds them.
 HEADS = {
@@ -107,3 +109,8 @@ def load_pretrained(checkpoint: str, head: str, num_labels: int = 2) -> torch.nn
                           "run with internet access, or pass a local folder with the weights (--bert-checkpoint / --distilbert-checkpoint)")
     kwargs = {"num_labels": num_labels} if head == "sequence_classification" else {}
     return HEADS[head].from_pretrained(checkpoint, **kwargs)
+
+
+def accepted_inputs(model: torch.nn.Module) -> set[str]:
+    """The keyword arguments a model's forward takes (DistilBERT takes no token_type_ids)."""
+    return set(inspect.signature(model.forward).parameters)

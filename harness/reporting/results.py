@@ -10,13 +10,13 @@ import datetime as _dt
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ClaimsError
-from harness.registry import Claim, Registry
+from harness.files import atomic_write_text
+from harness.spec.registry import Claim, Registry
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -78,25 +78,6 @@ def _finite(interval: tuple[float, float]) -> list[float | None]:
 def not_run(claim: Claim, reason: str) -> ClaimResult:
     """A registry claim that no test of this run judged (deselected, out of scope, no test): skipped, with why."""
     return ClaimResult(claim, nodeid="", status="skipped", message=reason, outcome="not run")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that a killed process leaves either the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """atomic_write_bytes for UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def build(results: list[ClaimResult], registry: Registry, environment: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import data
-from harness.cache import ResultCache
+from harness.data import loading as data
 from harness.errors import ClaimsError
-from harness.finetune import Job, JobResult, make_job, run_job
-from harness.registry import Claim, Registry
-from harness.tasks import get_task
+from harness.measure.cache import ResultCache
+from harness.measure.finetune import Job, JobResult, make_job, run_job
+from harness.spec.registry import Claim, Registry
+from harness.spec.tasks import get_task
 
 ROLES = ("bert", "distilbert")
 MISSING_FIX = ("run where huggingface.co is reachable (checkpoints and data come from the Hub), or pass local copies: "
@@ -159,7 +159,7 @@ class AccuracyRunner:
 
 def _weights_problem(checkpoint: str) -> str | None:
     """Why harness.models.load_pretrained would refuse this checkpoint (its tests, without loading anything)."""
-    from harness.hub import hub_is_reachable, looks_like_local_path
+    from harness.data.hub import hub_is_reachable, looks_like_local_path
 
     if looks_like_local_path(checkpoint):
         folder = Path(checkpoint)

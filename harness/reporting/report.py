@@ -17,10 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from harness import plots
-from harness import results as results_module
 from harness.errors import ClaimsError
-from harness.report_sections import VERDICTS, Section, claim_record, counts, sections
+from harness.files import atomic_write_bytes, atomic_write_text
+from harness.reporting import plots
+from harness.reporting import results as results_module
+from harness.reporting.sections import VERDICTS, Section, claim_record, counts, sections
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -111,10 +112,10 @@ def render(run_dir: str | Path, document: dict[str, Any] | None = None) -> list[
     parts = sections(document)
     written = []
     for name, data in images.items():
-        results_module.atomic_write_bytes(run_dir / name, data)
+        atomic_write_bytes(run_dir / name, data)
         written.append(run_dir / name)
-    results_module.atomic_write_text(run_dir / REPORT_MD, to_markdown(document, parts))
-    results_module.atomic_write_text(run_dir / REPORT_HTML, to_html(document, parts, images))
+    atomic_write_text(run_dir / REPORT_MD, to_markdown(document, parts))
+    atomic_write_text(run_dir / REPORT_HTML, to_html(document, parts, images))
     return [run_dir / REPORT_MD, run_dir / REPORT_HTML, *written]
 
 

@@ -7,7 +7,6 @@ adding a claim is adding a row. This module only reads and checks; judging is ha
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,15 +14,18 @@ from typing import Any
 
 import yaml
 
-from harness.errors import ClaimsError
-from harness.tasks import task_names
+from harness.errors import ClaimsError, did_you_mean
+from harness.paths import CLAIMS_DIR
+from harness.spec.tasks import task_names
 
 SCHEMA_VERSION = 1
-DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "claims" / "registry.yaml"
+DEFAULT_REGISTRY = CLAIMS_DIR / "registry.yaml"
 
 FAMILIES = ("size", "speed", "glue", "macro", "retention", "downstream", "paper_arithmetic", "out_of_scope")
 MARKERS = ("size", "speed", "slow", "paper")
 MODELS = ("bert", "distilbert", "both")
+# How the report and the statements name each model (DistilBERT (D): the SQuAD job distilled from BERT).
+MODEL_LABELS = {"bert": "BERT-base", "distilbert": "DistilBERT", "distilbert_d": "DistilBERT (D)", "both": "both models"}
 TOLERANCE_KINDS = ("absolute", "relative", "at_least", "at_most")
 # Every metric a row may name, with what it measures (units: 0-100 points for task scores).
 METRICS = {
@@ -118,13 +120,8 @@ class Registry:
         for claim in self.claims:
             if claim.id == claim_id:
                 return claim
-        raise ClaimsError(f"no claim {claim_id!r} in {self.path}", _did_you_mean(claim_id, [c.id for c in self.claims]))
+        raise ClaimsError(f"no claim {claim_id!r} in {self.path}", did_you_mean(claim_id, [c.id for c in self.claims]))
 
-
-def _did_you_mean(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=3)
-    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-    return f"{hint}known: {', '.join(sorted(known))}"
 
 
 class _Row:
@@ -157,7 +154,7 @@ class _Row:
     def choice(self, name: str, allowed: tuple[str, ...] | dict, required: bool = True) -> str | None:
         value = self.get(name, str, required=required)
         if value is not None and value not in allowed:
-            self.fail(name, f"unknown value {value!r}; {_did_you_mean(value, list(allowed))}")
+            self.fail(name, f"unknown value {value!r}; {did_you_mean(value, list(allowed))}")
         return value
 
     def tolerance(self, name: str) -> Tolerance | None:

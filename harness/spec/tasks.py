@@ -8,7 +8,6 @@ This module only reads and checks the table; it loads no data.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from harness.errors import ClaimsError
+from harness.errors import ClaimsError, did_you_mean
 
 TASKS_FILE = Path(__file__).resolve().parent / "tasks.yaml"
 KINDS = ("classification", "regression", "extractive_qa")
@@ -57,6 +56,7 @@ class TaskSpec:
     max_length: int
     local: LocalFormat
     version: int
+    display_name: str = ""  # CoLA, SST-2, ...; the task's name when the table gives none
     doc_stride: int | None = None
     label_range: tuple[float, float] | None = None  # regression targets (STS-B: 0 to 5)
 
@@ -79,12 +79,6 @@ class TaskSpec:
     def is_pair(self) -> bool:
         return len(self.text_columns) == 2
 
-
-def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
-    """A fix hint: close matches of a mistyped name, then every known name."""
-    close = difflib.get_close_matches(name, list(known), n=3)
-    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-    return f"{hint}known: {', '.join(sorted(known))}"
 
 
 def _fail(name: str, field_name: str, problem: str) -> None:
@@ -134,6 +128,7 @@ def parse_task(name: str, raw: Any) -> TaskSpec:
             max_length=int(raw["max_length"]),
             local=_parse_local(name, raw.get("local")),
             version=int(raw["version"]),
+            display_name=str(raw.get("display_name") or name),
             doc_stride=raw.get("doc_stride"),
             label_range=tuple(raw["label_range"]) if raw.get("label_range") else None,
         )

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.data import data_source, load_split
-from harness.tasks import get_task, task_names
+from harness.data.loading import data_source, load_split
+from harness.spec.tasks import get_task, task_names
 
 EPILOG = """examples:
   python -m harness data --task cola --split validation --glue-dir ~/glue_data

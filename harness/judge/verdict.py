@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-from harness.registry import Claim
+from harness.spec.registry import Claim
 
 
 class Status(str, Enum):

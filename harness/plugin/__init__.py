@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
-from harness import registry as registry_module
-from harness import results as results_module
 from harness.errors import ClaimsError
-from harness.registry import Claim, Registry
-from harness.verdict import Status, Verdict, judge
+from harness.judge.verdict import Status, Verdict, judge
+from harness.paths import shared_dir
+from harness.reporting import results as results_module
+from harness.spec import registry as registry_module
+from harness.spec.registry import Claim, Registry
 
 REGISTRY_KEY = pytest.StashKey[Registry]()
 RESULTS_KEY = pytest.StashKey[dict]()
@@ -95,7 +96,7 @@ def _protocol_name(name: str) -> str:
     """--protocol's type: a protocol of harness/protocols.yaml, else a usage error with close names."""
     import argparse
 
-    from harness import protocols
+    from harness.spec import protocols
 
     try:
         return protocols.get(name).name
@@ -293,7 +294,7 @@ def checkpoints(pytestconfig: pytest.Config) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def architectures(checkpoints: dict[str, str]) -> dict[str, Any]:
     """Each role's architecture (its config, from the checkpoint or the project's copy)."""
-    from harness.models import load_config
+    from harness.measure.models import load_config
 
     try:
         return {role: load_config(name) for role, name in checkpoints.items()}
@@ -313,6 +314,12 @@ def device(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
+def shared_root(pytestconfig: pytest.Config) -> Path | None:
+    """../shared beside the run's rootdir (third-party data and tokenizer files), or None in a fresh clone."""
+    return shared_dir(root=pytestconfig.rootpath)
+
+
+@pytest.fixture(scope="session")
 def data_dir(pytestconfig: pytest.Config) -> Path | None:
     """Local data root (--data-dir, else ../shared/data beside the project), or None for the Hub."""
     chosen = pytestconfig.getoption("--data-dir")
@@ -321,8 +328,7 @@ def data_dir(pytestconfig: pytest.Config) -> Path | None:
         if not path.is_dir():
             raise pytest.UsageError(f"--data-dir {chosen}: not a directory")
         return path
-    shared = pytestconfig.rootpath.parent / "shared" / "data"
-    return shared if shared.is_dir() else None
+    return shared_dir("data", root=pytestconfig.rootpath)
 
 
 def _options(config: pytest.Config) -> dict[str, Any]:
@@ -356,7 +362,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for claim in config.stash[REGISTRY_KEY].claims:
         if claim.id not in judged:
             results[f"not run: {claim.id}"] = results_module.not_run(claim, _not_run_reason(config, claim))
-    from harness import environment, report
+    from harness import environment
+    from harness.reporting import report
 
     chosen = config.getoption("--report-dir")
     run_dir = planned or (Path(chosen) if chosen else results_module.new_run_dir(config.rootpath / "reports"))

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import datasets
 
-from harness import local_files
-from harness.errors import ClaimsError
-from harness.hub import hub_is_reachable
-from harness.tasks import TaskSpec, did_you_mean, get_task
+from harness.data import local_files
+from harness.data.hub import hub_is_reachable
+from harness.errors import ClaimsError, did_you_mean
+from harness.spec.tasks import TaskSpec, get_task
 
 PARSER_VERSION = 1  # bump when a parser's output changes: it invalidates the cache
 CACHE_ENV = "DISTILBERT_CLAIMS_DATA_CACHE"

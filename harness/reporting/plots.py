@@ -215,7 +215,7 @@ def speed_figure_name(entry: Entry) -> str | None:
 
 def speed_figures(document: dict[str, Any]) -> dict[str, bytes]:
     """Each timed speed claim's own figure: per-chunk speedups on CPU, or the GPU grid."""
-    from harness import speed_plots
+    from harness.reporting import speed_plots
 
     figures = {}
     for entry in document["claims"]:

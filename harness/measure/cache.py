@@ -16,8 +16,6 @@ This module stores and finds results; running a job is harness.finetune's.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
-import hashlib
 import json
 import math
 import shutil
@@ -26,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.results import atomic_write_text
+from harness.files import atomic_write_text, canonical_json, digest, file_sha256
+from harness.paths import DEFAULT_CACHE_DIR
 
 SCHEMA_VERSION = 1
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "cache"
 KEY_LIBRARIES = ("torch", "transformers", "datasets")
 RESULT_FILE = "result.json"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "config.json")
@@ -37,15 +35,6 @@ WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_mo
 
 class CacheWarning(UserWarning):
     """A cached result could not be used (corrupt, or made by other library versions): the job reruns."""
-
-
-def canonical_json(value: Any) -> str:
-    """One spelling of a value: sorted keys, no spaces, so that equal configurations hash equal."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-
-
-def digest(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
 def key_libraries() -> dict[str, str | None]:
@@ -56,21 +45,6 @@ def key_libraries() -> dict[str, str | None]:
     return {name: versions.get(name) for name in KEY_LIBRARIES}
 
 
-@functools.lru_cache(maxsize=64)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's content, remembered per (path, size, mtime) for the session."""
-    stat = path.stat()
-    return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-
-
 def files_identity(paths: list[Path]) -> dict[str, str]:
     """{file name: content sha256} of the files that exist among `paths`."""
     return {path.name: file_sha256(path) for path in sorted(paths) if path.is_file()}
@@ -78,7 +52,7 @@ def files_identity(paths: list[Path]) -> dict[str, str]:
 
 def checkpoint_identity(checkpoint: str) -> dict[str, Any]:
     """What pins a checkpoint's weights: a local folder's weight-file hashes, or the Hub commit it resolves to."""
-    from harness.hub import hub_is_reachable, looks_like_local_path
+    from harness.data.hub import hub_is_reachable, looks_like_local_path
 
     if looks_like_local_path(checkpoint):
         folder = Path(checkpoint)

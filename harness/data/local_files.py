@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import ClaimsError
-from harness.tasks import TaskSpec
+from harness.spec.tasks import TaskSpec
 
 GLUE_FIX = "use the file as download_glue_data.py writes it (tab-separated, one example a line), or load the task from the Hub"
 IMDB_REVIEW = re.compile(r"^(\d+)_(\d+)\.txt$")

@@ -21,7 +21,7 @@ import datasets
 import numpy as np
 
 from harness.errors import ClaimsError
-from harness.tasks import TaskSpec, get_task
+from harness.spec.tasks import TaskSpec, get_task
 
 
 def accepts_token_type_ids(model: Any) -> bool:

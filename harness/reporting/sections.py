@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.plots import GLUE_ORDER, MODEL_LABELS, TASK_NAMES, seconds_of, speed_figure_name
-from harness.registry import METRICS, TOLERANCE_KINDS, Tolerance
+from harness.reporting.plots import GLUE_ORDER, MODEL_LABELS, TASK_NAMES, seconds_of, speed_figure_name
+from harness.spec.registry import METRICS, TOLERANCE_KINDS, Tolerance
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "skipped", "error")
 Entry = dict[str, Any]

@@ -17,7 +17,6 @@ harness.timing's job.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,12 @@ from typing import Any
 
 import torch
 
+from harness.data.hub import hub_is_reachable, looks_like_local_path
 from harness.errors import ClaimsError
-from harness.hub import hub_is_reachable, looks_like_local_path
+from harness.files import file_sha256
+from harness.paths import FIXTURES
 
-LENGTHS_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "stsb_dev_lengths.json"
+LENGTHS_FIXTURE = FIXTURES / "stsb_dev_lengths.json"
 BERT_VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
 STSB_DEV_PAIRS = 1500
 MAX_LENGTH = 512  # the models' position limit; STS-B dev pairs are 11 to 83 tokens, so nothing is cut
@@ -74,10 +75,6 @@ def spread_indices(total: int, count: int) -> list[int]:
     return [round(i * (total - 1) / (count - 1)) for i in range(count)]
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def bert_tokenizer(checkpoint: str, vocab_candidates: list[Path]) -> tuple[Any, str] | None:
     """The real bert-base-uncased tokenizer and a description of where it came from, or None offline."""
     from transformers import AutoTokenizer, BertTokenizerFast
@@ -87,7 +84,7 @@ def bert_tokenizer(checkpoint: str, vocab_candidates: list[Path]) -> tuple[Any, 
     if not looks_like_local_path(checkpoint) and hub_is_reachable():
         return AutoTokenizer.from_pretrained(checkpoint), f"AutoTokenizer of Hub checkpoint {checkpoint}"
     for vocab in vocab_candidates:
-        if Path(vocab).is_file() and sha256_of(vocab) == BERT_VOCAB_SHA256:
+        if Path(vocab).is_file() and file_sha256(vocab) == BERT_VOCAB_SHA256:
             return (BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True),
                     f"BertTokenizerFast({vocab}, do_lower_case=True), vocab sha256 {BERT_VOCAB_SHA256[:12]}...")
     return None
@@ -113,7 +110,7 @@ def tokenize_pairs(pairs: list[tuple[str, str]], tokenizer: Any) -> tuple[dict[s
 
 def stsb_dev_pairs(data_dir: Path | None) -> tuple[list[tuple[str, str]], str]:
     """The STS-B dev pairs and a one-line source (harness.data: local files or the Hub)."""
-    from harness import data
+    from harness.data import loading as data
 
     dataset = data.load_split("stsb", "validation", data_dir)
     return list(zip(dataset["sentence1"], dataset["sentence2"], strict=True)), data.data_source("stsb", "validation", data_dir)
@@ -173,7 +170,7 @@ def load(choice: str, checkpoint: str, data_dir: Path | None, vocab_candidates: 
     auto falls back to the fixture when STS-B dev or the tokenizer is absent (the reason is kept in the
     provenance); a present but unreadable STS-B file is an error naming the path, whatever the choice.
     """
-    from harness import data
+    from harness.data import loading as data
 
     if choice not in SOURCES:
         raise ClaimsError(f"--speed-inputs {choice!r}: unknown source", f"use one of {', '.join(SOURCES)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from statistics import fmean
 
 from harness.errors import ClaimsError
-from harness.registry import Claim, Registry
+from harness.spec.registry import Claim, Registry
 
 OPERATIONS = ("mean", "ratio_percent")
 

@@ -27,11 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from harness import data, metrics, preprocess, protocols
-from harness.cache import CacheWarning, JobKey, ResultCache, checkpoint_identity, digest, files_identity
+from harness.data import loading as data
+from harness.data import preprocess
 from harness.errors import ClaimsError
-from harness.protocols import Settings
-from harness.tasks import TaskSpec, get_task
+from harness.files import digest
+from harness.measure import metrics
+from harness.measure.cache import CacheWarning, JobKey, ResultCache, checkpoint_identity, files_identity
+from harness.spec import protocols
+from harness.spec.protocols import Settings
+from harness.spec.tasks import TaskSpec, get_task
 
 JOB_VERSION = 1  # bump when the job's semantics change: it changes every cache key
 LOG = logging.getLogger(__name__)
@@ -103,7 +107,7 @@ def data_identity(spec: TaskSpec, split: str, data_dir: Path | None) -> dict[str
         return {"kind": "hub", "location": source.location}
     location = Path(source.location)
     if source.kind == "aclimdb":
-        from harness.local_files import imdb_tree_files
+        from harness.data.local_files import imdb_tree_files
 
         listing = [(path.relative_to(location).as_posix(), path.stat().st_size) for path, _ in imdb_tree_files(location, split)]
         return {"kind": source.kind, "listing_sha256": digest(listing)}
@@ -186,7 +190,7 @@ def _first(dataset: Any, count: int | None) -> Any:
 
 def _model_columns(features: Any, model: Any, extra: tuple[str, ...] = ()) -> Any:
     """Only the columns the model's forward takes (plus extra), so collation never sees strings or offsets."""
-    from harness.distill import accepted_inputs
+    from harness.measure.distill import accepted_inputs
 
     keep = accepted_inputs(model) | set(extra)
     return features.select_columns([c for c in features.column_names if c in keep])
@@ -226,8 +230,8 @@ def _fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | No
     from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding, Trainer, set_seed
 
     from harness import environment
-    from harness.distill import DistillationTrainer
-    from harness.models import load_pretrained
+    from harness.measure.distill import DistillationTrainer
+    from harness.measure.models import load_pretrained
 
     spec, s = job.spec, job.settings
     qa = spec.kind == "extractive_qa"

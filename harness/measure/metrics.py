@@ -23,7 +23,7 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from harness.errors import ClaimsError
-from harness.tasks import TaskSpec, get_task
+from harness.spec.tasks import TaskSpec, get_task
 
 
 def _as_labels(predictions: Any, what: str) -> np.ndarray:
