@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from harness.data import loading as data  # noqa: E402
-from harness.data import preprocess  # noqa: E402
+from harness.data import loading, preprocess  # noqa: E402
 from harness.measure.cache import ResultCache  # noqa: E402
 from harness.measure.finetune import make_job, run_job  # noqa: E402
 from harness.spec import protocols  # noqa: E402
+from harness.spec.tasks import get_task  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # Training rows of each task (GLUE, IMDb and SQuAD v1.1 as released) and the evaluated rows (dev; IMDb test).
@@ -61,8 +61,8 @@ def plain_trainer_run(model_dir: str, rows: int, device: str, workdir: Path) -> 
     def encode(batch):
         return tokenizer(batch["sentence"], padding="max_length", max_length=128, truncation=True)
 
-    train = data.load_split("sst2", "train", SHARED_DATA).select(range(rows)).map(encode, batched=True)
-    dev = data.load_split("sst2", "validation", SHARED_DATA).map(encode, batched=True)
+    train = loading.load_split(get_task("sst2"), "train", SHARED_DATA).select(range(rows)).map(encode, batched=True)
+    dev = loading.load_split(get_task("sst2"), "validation", SHARED_DATA).map(encode, batched=True)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)
     args = TrainingArguments(output_dir=str(workdir), num_train_epochs=1, report_to="none", use_cpu=device == "cpu",
                              save_strategy="no", disable_tqdm=True)
@@ -122,14 +122,14 @@ def measured_padded_lengths(tokenizer, settings: dict) -> dict[str, dict]:
         s = settings[task]
         split = "validation" if task == "squad" else "train"
         try:
-            rows = data.load_split(task, split, SHARED_DATA)
+            rows = loading.load_split(get_task(task), split, SHARED_DATA)
         except Exception as error:  # noqa: BLE001 - a missing task falls back to the assumption
             found[task] = {"error": str(error).splitlines()[0]}
             continue
         if task == "squad":
             features = preprocess.prepare_squad_train_features(rows, tokenizer, s.max_length, s.doc_stride, padding=False)
         else:
-            features = preprocess.tokenize_task(rows, task, tokenizer, s.max_length)
+            features = preprocess.tokenize_task(rows, get_task(task), tokenizer, s.max_length)
         lengths = [len(ids) for ids in features["input_ids"]]
         found[task] = {"rows": len(lengths), "mean_length": float(np.mean(lengths)),
                        "padded_length": padded_tokens_per_row(lengths, s.train_batch_size), "split": split}
@@ -143,7 +143,7 @@ def estimate(tflops: float, step_floor_ms: float, job_overhead_s: float, tokeniz
     from harness.measure.models import build, count_parameters, load_config
 
     paper = protocols.get("paper")
-    settings = {task: paper.for_task(task) for task in TRAIN_ROWS}
+    settings = {task: paper.for_task(get_task(task)) for task in TRAIN_ROWS}
     measured = measured_padded_lengths(AutoTokenizer.from_pretrained(tokenizer_dir), settings)
     non_embedding = {}
     for role, name in (("bert", "bert-base-uncased"), ("distilbert", "distilbert-base-uncased")):

@@ -29,17 +29,18 @@ import datasets  # noqa: E402
 import numpy as np  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 
-from harness.data import loading as data  # noqa: E402
+from harness.data import loading  # noqa: E402
 from harness.data.preprocess import postprocess_squad, prepare_squad_eval_features, prepare_squad_train_features  # noqa: E402
+from harness.spec.tasks import get_task  # noqa: E402
 
 
 def one_run(squad_file: Path, tokenizer, seed: int) -> dict[str, float | int]:
     """Every stage once, from an empty cache; then the cached load and map."""
     timings: dict[str, float | int] = {}
     with tempfile.TemporaryDirectory() as cache:
-        os.environ[data.CACHE_ENV] = cache
+        os.environ[loading.CACHE_ENV] = cache
         started = time.perf_counter()
-        examples = data.load_split("squad", "validation", squad_file=squad_file)
+        examples = loading.load_split(get_task("squad"), "validation", squad_file=squad_file)
         timings["parse_json_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -55,7 +56,7 @@ def one_run(squad_file: Path, tokenizer, seed: int) -> dict[str, float | int]:
         timings["postprocess_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        cached = prepare_squad_eval_features(data.load_split("squad", "validation", squad_file=squad_file), tokenizer)
+        cached = prepare_squad_eval_features(loading.load_split(get_task("squad"), "validation", squad_file=squad_file), tokenizer)
         timings["warm_load_and_eval_windows_s"] = time.perf_counter() - started
         assert len(cached) == len(eval_features) and len(predictions) == len(examples)
         timings.update(questions=len(examples), eval_features=len(eval_features), train_features=len(train_features))

@@ -1,4 +1,10 @@
-"""Provenance of a run: hardware, library versions, git commit and date, as results must record them."""
+"""Provenance of a run: hardware, library versions, git commit and date, as results must record them.
+
+`hardware()` is the one home of what machine a figure comes from (CPU model and count, each GPU with
+its driver, the torch and transformers builds): the speed claims record it beside their times, and
+`collect()` (every stored result's environment) is built on it. This module only describes; it
+measures and decides nothing.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from typing import Any
 
 from harness.paths import PROJECT_ROOT
 
-LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "torchmetrics", "scikit-learn",
+LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "scikit-learn",
              "scipy", "pandas", "pytest", "pytest-benchmark")
 
 
@@ -40,18 +46,39 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.lru_cache(maxsize=1)
+def gpu_driver() -> str | None:
+    """The NVIDIA driver's version from nvidia-smi (torch does not expose it), or None without one."""
+    try:
+        found = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                               capture_output=True, text=True, timeout=10).stdout.strip().splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found[0] if found else None
+
+
 def gpu_info() -> list[dict[str, Any]]:
-    """Name, memory and driver-visible capability of each CUDA device; empty without CUDA."""
+    """Name, memory, capability and driver of each CUDA device; empty without CUDA."""
     import torch
 
-    if not torch.cuda.is_available():
+    from harness.measure import device
+
+    if not device.cuda_available():
         return []
     devices = []
     for index in range(torch.cuda.device_count()):
         props = torch.cuda.get_device_properties(index)
         devices.append({"index": index, "name": props.name, "memory_gib": round(props.total_memory / 2**30, 1),
-                        "capability": f"{props.major}.{props.minor}", "cuda": torch.version.cuda})
+                        "capability": f"{props.major}.{props.minor}", "cuda": torch.version.cuda, "driver": gpu_driver()})
     return devices
+
+
+def hardware() -> dict[str, Any]:
+    """The machine a figure comes from: CPU model and count, each GPU with its driver, torch and transformers."""
+    import torch
+
+    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "gpus": gpu_info(), "torch": torch.__version__,
+            "transformers": importlib.metadata.version("transformers")}
 
 
 def git_commit(root: Path | None = None) -> str | None:
@@ -72,14 +99,15 @@ def collect() -> dict[str, Any]:
     """Everything about this machine and software that a stored result must carry."""
     import torch
 
+    machine = hardware()
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
+        "cpu": machine["cpu"],
+        "cpu_count": machine["cpu_count"],
         "torch_threads": torch.get_num_threads(),
-        "gpus": gpu_info(),
-        "libraries": library_versions(),
+        "gpus": machine["gpus"],
+        "libraries": library_versions(),  # torch and transformers among them
         "git_commit": git_commit(),
     }

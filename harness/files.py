@@ -1,8 +1,10 @@
-"""Files written whole or not at all, and content digests: the one home of both.
+"""Files written whole or not at all, content digests, and the project's YAML tables read with one-line errors.
 
 Every result, cache entry, report and plot is written through `atomic_write_bytes` (a temporary file
 in the same folder, then os.replace), so a killed process leaves the old file or the new one, never
 half of one. `file_sha256` and `digest` give the content hashes that cache keys and provenance use.
+`read_yaml` reads the registry, the task table and the protocols, turning any unreadable file into a
+ClaimsError that names it and the fix.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import yaml
+
+from harness.errors import ClaimsError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -59,3 +65,20 @@ def file_sha256(path: Path) -> str:
     path = Path(path)
     stat = path.stat()
     return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def read_yaml(path: str | Path, what: str, fix: str) -> Any:
+    """A YAML file's document; a ClaimsError naming `what` and the file when it is missing, unreadable or not YAML."""
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ClaimsError(f"{what} not found: {path}", fix) from None
+    except IsADirectoryError:
+        raise ClaimsError(f"{what} {path} is a directory, not a file", fix) from None
+    except UnicodeDecodeError as error:
+        raise ClaimsError(f"{what} {path} is not UTF-8 text (byte {error.start})", fix) from None
+    except OSError as error:
+        raise ClaimsError(f"{what} {path} cannot be read ({error.strerror})", fix) from None
+    except yaml.YAMLError as error:
+        raise ClaimsError(f"{path} is not valid YAML: {error}", "fix the YAML syntax at the line shown") from None

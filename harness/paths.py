@@ -1,7 +1,7 @@
 """Where the project's own files are, and where third-party data is looked for beside it.
 
 One home for every path the harness derives from its own location: the claim registry, the fixtures,
-the default result cache and report folders, and ../shared (the data a checkout may have beside it;
+the default result cache, and ../shared (the data a checkout may have beside it;
 a user's fresh clone has none, and every use of it says so).
 """
 
@@ -13,7 +13,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CLAIMS_DIR = PROJECT_ROOT / "claims"
 FIXTURES = PROJECT_ROOT / "fixtures"
 DEFAULT_CACHE_DIR = PROJECT_ROOT / "cache"
-REPORTS_DIR = PROJECT_ROOT / "reports"
 
 
 def shared_dir(*parts: str, root: Path = PROJECT_ROOT) -> Path | None:

@@ -20,7 +20,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.data import loading as data  # noqa: E402
 from harness.environment import library_versions  # noqa: E402
 from harness.errors import ClaimsError  # noqa: E402
 from harness.files import file_sha256  # noqa: E402
@@ -38,19 +37,18 @@ def compute(data_dir: Path | None, vocab: Path) -> dict:
         raise ClaimsError(f"{vocab} has sha256 {vocab_sha}, not bert-base-uncased's {speed_inputs.BERT_VOCAB_SHA256}",
                           "pass bert-base-uncased's vocab.txt (--vocab)")
     tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
-    pairs, source = speed_inputs.stsb_dev_pairs(data_dir)
-    encodings = speed_inputs.tokenize_pairs(pairs, tokenizer)
+    source = speed_inputs.stsb_dev(data_dir)
+    encodings = speed_inputs.tokenize_pairs(speed_inputs.stsb_dev_pairs(source), tokenizer)
     lengths = [int(e["input_ids"].shape[1]) for e in encodings]
     first_segments = [int((e["token_type_ids"] == 0).sum()) for e in encodings]
-    located = data.locate("stsb", "validation", data_dir)
     versions = library_versions()
     return {
         "description": "Token length of each STS-B dev pair ([CLS] sentence1 [SEP] sentence2 [SEP]) under the "
                        "bert-base-uncased tokenizer, in the dataset's order; first_segment_lengths counts the tokens "
                        "of type 0 ([CLS] sentence1 [SEP]). Derived numbers only: no text.",
         "provenance": {
-            "data": _portable(source, data_dir),
-            "data_sha256": file_sha256(Path(located.location)) if located.kind != "hub" else None,
+            "data": _portable(source.describe(), data_dir),
+            "data_sha256": file_sha256(Path(source.location)) if source.kind != "hub" else None,
             "tokenizer": f"BertTokenizerFast(vocab_file=vocab.txt, do_lower_case=True), truncation at "
                          f"{speed_inputs.MAX_LENGTH} tokens",
             "vocab_sha256": vocab_sha,

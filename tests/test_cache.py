@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from harness.errors import ClaimsError
 from harness.files import canonical_json, digest
 from harness.measure.cache import CacheWarning, JobKey, ResultCache, checkpoint_identity
 from harness.spec import protocols
+from harness.spec.tasks import get_task
 
 METRICS = {"validation": {"accuracy": 91.5}}
 LIBRARIES = {"torch": "2.13.0", "transformers": "5.24.0", "datasets": "5.2.0"}
@@ -127,7 +129,7 @@ def test_checkpoints_are_found_and_forgotten(cache):
 
 def test_paper_protocol_values_and_their_sources():
     paper = protocols.get("paper")
-    glue, squad, imdb = paper.for_task("sst2"), paper.for_task("squad"), paper.for_task("imdb")
+    glue, squad, imdb = paper.for_task(get_task("sst2")), paper.for_task(get_task("squad")), paper.for_task(get_task("imdb"))
     assert (glue.train_batch_size, glue.learning_rate, glue.num_train_epochs, glue.max_length) == (32, 2e-5, 3, 128)
     assert glue.warmup_ratio > 0
     assert imdb.max_length == 512
@@ -135,14 +137,15 @@ def test_paper_protocol_values_and_their_sources():
         (12, 3e-5, 2, 384, 128)
     for name in protocols.names():
         for task in ("sst2", "imdb", "squad"):
-            sources = protocols.get(name).sources_for_task(task)
+            protocol = protocols.get(name)
+            sources = {**protocol.sources, **protocol.task_sources.get(task, {})}
             assert set(sources) == set(protocols.SETTING_NAMES), f"{name}/{task}: every value needs its source"
 
 
 def test_seed_study_is_trainer_defaults():
     from transformers import TrainingArguments
 
-    defaults, study = TrainingArguments(output_dir="unused"), protocols.get("seed-study").for_task("cola")
+    defaults, study = TrainingArguments(output_dir="unused"), protocols.get("seed-study").for_task(get_task("cola"))
     assert (study.learning_rate, study.train_batch_size, study.num_train_epochs) == \
         (defaults.learning_rate, defaults.per_device_train_batch_size, defaults.num_train_epochs)
 
@@ -158,27 +161,27 @@ def test_unknown_protocol_names_the_close_ones():
     ({"train_batch_size": 2.5}, "is not a int"),
 ])
 def test_bad_protocol_values_are_refused(tmp_path, block, message):
-    document = protocols.yaml.safe_load(protocols.DEFAULT_PROTOCOLS.read_text())
+    document = yaml.safe_load(protocols.DEFAULT_PROTOCOLS.read_text())
     settings = document["protocols"]["smoke"]
     settings["settings"].update(block)
     settings["sources"].update({name: "test" for name in block})
     path = tmp_path / "protocols.yaml"
-    path.write_text(protocols.yaml.safe_dump(document))
+    path.write_text(yaml.safe_dump(document))
     with pytest.raises(ClaimsError, match=message):
         protocols.load(path)
 
 
 def test_a_value_without_a_source_is_refused(tmp_path):
-    document = protocols.yaml.safe_load(protocols.DEFAULT_PROTOCOLS.read_text())
+    document = yaml.safe_load(protocols.DEFAULT_PROTOCOLS.read_text())
     del document["protocols"]["paper"]["sources"]["learning_rate"]
     path = tmp_path / "protocols.yaml"
-    path.write_text(protocols.yaml.safe_dump(document))
+    path.write_text(yaml.safe_dump(document))
     with pytest.raises(ClaimsError, match="learning_rate.*no source"):
         protocols.load(path)
 
 
 def test_seeds_follow_the_first_seed():
-    settings = protocols.get("paper").for_task("rte")
+    settings = protocols.get("paper").for_task(get_task("rte"))
     assert settings.seeds(5) == [42, 43, 44, 45, 46]
     with pytest.raises(ClaimsError):
         settings.seeds(0)

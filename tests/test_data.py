@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from harness.__main__ import main
-from harness.data import loading as data
+from harness.data import loading
 from harness.errors import ClaimsError
 from harness.spec.tasks import get_task
 
@@ -24,12 +24,7 @@ SQUAD = ROOT / "fixtures" / "squad" / "tiny-v1.1.json"
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
     """Every test parses into its own cache, so no test sees another's (or the user's) cached files."""
-    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path_factory.mktemp("data-cache")))
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    monkeypatch.setattr(data, "hub_is_reachable", lambda: False)
+    monkeypatch.setenv(loading.CACHE_ENV, str(tmp_path_factory.mktemp("data-cache")))
 
 
 # ---------------------------------------------------------------------------- the nine GLUE loaders
@@ -68,9 +63,9 @@ EXPECTED = [
                          ids=[f"{t}-{s}" for t, s, *_ in EXPECTED])
 def test_glue_fixture_loads_with_the_hubs_columns_and_labels(task, split, rows, counts, first_text, first_label, offline):
     spec = get_task(task)
-    dataset = data.load_split(task, split, glue_dir=GLUE)
+    dataset = loading.load_split(get_task(task), split, glue_dir=GLUE)
     assert dataset.column_names == [*spec.text_columns, "label", "idx"]
-    assert dataset.features == data.features_for(spec)
+    assert dataset.features == loading.features_for(spec)
     assert len(dataset) == rows
     assert dataset["idx"][:] == list(range(rows))
     first = dataset[0]
@@ -85,45 +80,45 @@ def test_every_glue_task_and_split_has_a_fixture(offline):
     covered = {(t, s) for t, s, *_ in EXPECTED}
     for task in ("cola", "mnli", "mrpc", "qnli", "qqp", "rte", "sst2", "stsb", "wnli"):
         for split in get_task(task).splits:
-            dataset = data.load_split(task, split, glue_dir=GLUE)
+            dataset = loading.load_split(get_task(task), split, glue_dir=GLUE)
             assert len(dataset) > 0
             assert (task, split) in covered or split == "test"
 
 
 def test_classic_format_details_survive(offline):
-    mrpc = data.load_split("mrpc", "train", glue_dir=GLUE)
+    mrpc = loading.load_split(get_task("mrpc"), "train", glue_dir=GLUE)
     assert all("\ufeff" not in text for text in mrpc["sentence1"])  # the BOM is not part of the first column
     assert mrpc[3]["sentence1"] == '" We are pleased , " the coach said .'  # unbalanced quotes are text
-    sst2 = data.load_split("sst2", "train", glue_dir=GLUE)
+    sst2 = loading.load_split(get_task("sst2"), "train", glue_dir=GLUE)
     assert sst2[4]["sentence"] == 'an " honest " mess '  # the trailing space is kept, as on the Hub
-    assert data.load_split("stsb", "train", glue_dir=GLUE)["label"][:] == pytest.approx([4.8, 0.0, 3.75, 2.5])
+    assert loading.load_split(get_task("stsb"), "train", glue_dir=GLUE)["label"][:] == pytest.approx([4.8, 0.0, 3.75, 2.5])
 
 
 def test_glue_dir_may_be_the_task_folder_itself(offline):
-    assert len(data.load_split("rte", "validation", glue_dir=GLUE / "RTE")) == 3
+    assert len(loading.load_split(get_task("rte"), "validation", glue_dir=GLUE / "RTE")) == 3
 
 
 def test_another_tasks_folder_is_not_taken_for_this_task(offline):
     with pytest.raises(ClaimsError, match=r"looked for .*RTE/CoLA/dev.tsv"):
-        data.load_split("cola", "validation", glue_dir=GLUE / "RTE")
+        loading.load_split(get_task("cola"), "validation", glue_dir=GLUE / "RTE")
 
 
 def test_data_root_layout(tmp_path, offline):
     (tmp_path / "glue").symlink_to(GLUE)
-    source = data.locate("cola", "validation", tmp_path)
+    source = loading.locate(get_task("cola"), "validation", tmp_path)
     assert source.kind == "glue_tsv" and source.location.endswith("CoLA/dev.tsv")
-    assert data.data_source("cola", "validation", tmp_path).startswith("glue_tsv:")
+    assert loading.locate(get_task("cola"), "validation", tmp_path).describe().startswith("glue_tsv:")
 
 
 def test_unknown_split_says_did_you_mean():
     with pytest.raises(ClaimsError, match=r"(?s)no split 'validation'.*did you mean 'validation_matched'"):
-        data.load_split("mnli", "validation", glue_dir=GLUE)
+        loading.load_split(get_task("mnli"), "validation", glue_dir=GLUE)
 
 
 # ------------------------------------------------------------------------------- the Hub path
 def test_offline_without_local_data_names_the_task_and_the_fix(offline):
     with pytest.raises(ClaimsError) as error:
-        data.load_split("qqp", "validation")
+        loading.load_split(get_task("qqp"), "validation")
     message = str(error.value)
     assert "task 'qqp', split 'validation'" in message and "unreachable" in message
     assert "--glue-dir DIR (DIR/QQP/dev.tsv" in message and "--data-dir ROOT" in message
@@ -131,13 +126,13 @@ def test_offline_without_local_data_names_the_task_and_the_fix(offline):
 
 def test_offline_with_a_root_lacking_the_file_names_the_path(tmp_path, offline):
     with pytest.raises(ClaimsError, match=r"looked for .*glue/MNLI/dev_matched.tsv.*unreachable"):
-        data.load_split("mnli", "validation_matched", tmp_path)
+        loading.load_split(get_task("mnli"), "validation_matched", tmp_path)
 
 
 def test_an_explicit_folder_lacking_the_file_never_falls_back(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "hub_is_reachable", lambda: True)
+    monkeypatch.setattr(loading, "hub_is_reachable", lambda: True)
     with pytest.raises(ClaimsError, match=r"no local file found"):
-        data.load_split("cola", "validation", glue_dir=tmp_path)
+        loading.load_split(get_task("cola"), "validation", glue_dir=tmp_path)
 
 
 @pytest.fixture
@@ -149,25 +144,25 @@ def fake_hub(monkeypatch):
         calls.append((path, name, split))
         return datasets.Dataset.from_dict({"sentence": ["a b"], "label": [1], "idx": [0], "extra": ["x"]})
 
-    monkeypatch.setattr(data, "hub_is_reachable", lambda: True)
+    monkeypatch.setattr(loading, "hub_is_reachable", lambda: True)
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     return calls
 
 
 def test_hub_path_asks_for_the_right_dataset(fake_hub):
-    dataset = data.load_split("cola", "validation")
+    dataset = loading.load_split(get_task("cola"), "validation")
     assert fake_hub == [("nyu-mll/glue", "cola", "validation")]
     assert dataset.column_names == ["sentence", "label", "idx"]
-    assert data.data_source("cola", "validation") == "hub:nyu-mll/glue/cola"
+    assert loading.locate(get_task("cola"), "validation").describe() == "hub:nyu-mll/glue/cola"
 
 
 def test_a_root_lacking_the_file_falls_back_to_the_hub(tmp_path, fake_hub):
-    assert data.locate("cola", "validation", tmp_path).kind == "hub"
+    assert loading.locate(get_task("cola"), "validation", tmp_path).kind == "hub"
 
 
 def test_hub_dataset_without_the_expected_columns_is_an_error(fake_hub):
     with pytest.raises(ClaimsError, match=r"lacks columns \['premise', 'hypothesis'\]"):
-        data.load_split("mnli", "validation_matched")
+        loading.load_split(get_task("mnli"), "validation_matched")
 
 
 # ---------------------------------------------------------------------------------------- cache
@@ -175,12 +170,12 @@ def test_parsed_files_are_cached_and_invalidated_by_a_change(tmp_path, offline):
     folder = tmp_path / "SST-2"
     folder.mkdir()
     (folder / "dev.tsv").write_text("sentence\tlabel\ngood \t1\n")
-    first = data.load_split("sst2", "validation", glue_dir=tmp_path)
-    assert first.cache_files and Path(first.cache_files[0]["filename"]).is_relative_to(data.cache_root())
-    again = data.load_split("sst2", "validation", glue_dir=tmp_path)
+    first = loading.load_split(get_task("sst2"), "validation", glue_dir=tmp_path)
+    assert first.cache_files and Path(first.cache_files[0]["filename"]).is_relative_to(loading.cache_root())
+    again = loading.load_split(get_task("sst2"), "validation", glue_dir=tmp_path)
     assert again.cache_files == first.cache_files
     (folder / "dev.tsv").write_text("sentence\tlabel\ngood \t1\nbad \t0\n")
-    assert data.load_split("sst2", "validation", glue_dir=tmp_path)["label"][:] == [1, 0]
+    assert loading.load_split(get_task("sst2"), "validation", glue_dir=tmp_path)["label"][:] == [1, 0]
 
 
 # ---------------------------------------------------------------------------------- bad input
@@ -210,14 +205,14 @@ def test_bad_glue_files_name_the_file_the_place_and_the_expectation(tmp_path, of
     path = _glue_file(tmp_path, folder, name, text)
     split = {"dev.tsv": "validation", "train.tsv": "train", "dev_matched.tsv": "validation_matched"}[name]
     with pytest.raises(ClaimsError, match=expected) as error:
-        data.load_split(task, split, glue_dir=tmp_path)
+        loading.load_split(get_task(task), split, glue_dir=tmp_path)
     assert str(path) in str(error.value)
     assert error.value.fix
 
 
 def test_a_literal_na_or_null_question_stays_text(tmp_path, offline):
     _glue_file(tmp_path, "QQP", "dev.tsv", "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t2\t3\tNA\tnull\t0\n")
-    row = data.load_split("qqp", "validation", glue_dir=tmp_path)[0]
+    row = loading.load_split(get_task("qqp"), "validation", glue_dir=tmp_path)[0]
     assert (row["question1"], row["question2"]) == ("NA", "null")
 
 
@@ -234,13 +229,13 @@ def test_bad_squad_json_is_named(tmp_path, text, expected):
     path = tmp_path / "dev-v1.1.json"
     path.write_text(text)
     with pytest.raises(ClaimsError, match=expected) as error:
-        data.load_split("squad", "validation", squad_file=path)
+        loading.load_split(get_task("squad"), "validation", squad_file=path)
     assert str(path) in str(error.value)
 
 
 # ------------------------------------------------------------------------------------ SQuAD, IMDb
 def test_squad_json_loads_with_the_hubs_columns():
-    dataset = data.load_split("squad", "validation", squad_file=SQUAD)
+    dataset = loading.load_split(get_task("squad"), "validation", squad_file=SQUAD)
     assert dataset.column_names == ["id", "title", "context", "question", "answers"]
     assert len(dataset) == 7
     first = dataset[0]
@@ -273,8 +268,8 @@ def test_imdb_loads_the_same_rows_from_every_layout(tmp_path, offline, layout):
         _aclimdb(tmp_path)
     else:
         _aclimdb(tmp_path / "imdb" / "aclImdb")
-    dataset = (data.load_split("imdb", "test", tmp_path) if layout == "aclImdb-under-root"
-               else data.load_split("imdb", "test", imdb_dir=tmp_path))
+    dataset = (loading.load_split(get_task("imdb"), "test", tmp_path) if layout == "aclImdb-under-root"
+               else loading.load_split(get_task("imdb"), "test", imdb_dir=tmp_path))
     assert dataset.column_names == ["text", "label"]
     assert dataset["text"][:] == [r[0] for r in REVIEWS]
     assert dataset["label"][:] == [r[1] for r in REVIEWS]
@@ -283,7 +278,7 @@ def test_imdb_loads_the_same_rows_from_every_layout(tmp_path, offline, layout):
 
 def test_imdb_csv_accepts_label_names(tmp_path, offline):
     (tmp_path / "test.csv").write_text('text,label\n"Great, truly.",pos\nAwful.,neg\n')
-    assert data.load_split("imdb", "test", imdb_dir=tmp_path)["label"][:] == [1, 0]
+    assert loading.load_split(get_task("imdb"), "test", imdb_dir=tmp_path)["label"][:] == [1, 0]
 
 
 @pytest.mark.parametrize("make, expected", [
@@ -296,7 +291,7 @@ def test_imdb_csv_accepts_label_names(tmp_path, offline):
 def test_bad_imdb_input_is_named(tmp_path, offline, make, expected):
     make(tmp_path)
     with pytest.raises(ClaimsError, match=expected):
-        data.load_split("imdb", "test", imdb_dir=tmp_path)
+        loading.load_split(get_task("imdb"), "test", imdb_dir=tmp_path)
 
 
 # ------------------------------------------------------------------------------------------ CLI

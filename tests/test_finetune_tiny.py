@@ -164,20 +164,19 @@ def test_predictions_keep_the_dataset_order_with_length_grouped_training(tiny_ch
     """transformers 5 length-groups evaluation too under group_by_length: predict_in_order must undo that."""
     from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer
 
-    from harness.data import loading as data
-    from harness.data import preprocess
-    from harness.measure.finetune import predict_in_order, training_arguments
+    from harness.data import loading, preprocess
+    from harness.measure.training import predict_in_order, training_arguments
 
     job = tiny_job(tiny_checkpoints, tiny_data, "sst2", overrides={"train_sampling": "group_by_length", "eval_batch_size": 2})
     tokenizer = AutoTokenizer.from_pretrained(job.checkpoint)
     model = AutoModelForSequenceClassification.from_pretrained(job.checkpoint, num_labels=2).eval()
-    features = preprocess.tokenize_task(data.load_split("sst2", "train", tiny_data), job.spec, tokenizer)
+    features = preprocess.tokenize_task(loading.load_split(get_task("sst2"), "train", tiny_data), job.spec, tokenizer)
     trainer = Trainer(model=model, args=training_arguments(job, tmp_path), data_collator=DataCollatorWithPadding(tokenizer),
                       processing_class=tokenizer)
     predicted = predict_in_order(trainer, features)
     with torch.no_grad():
         one_by_one = [model(**tokenizer(row["sentence"], return_tensors="pt")).logits[0].numpy() for row in
-                      data.load_split("sst2", "train", tiny_data)]
+                      loading.load_split(get_task("sst2"), "train", tiny_data)]
     assert trainer.args.train_sampling_strategy == "group_by_length"
     assert len(predicted) == len(one_by_one)
     for row, (batched, single) in enumerate(zip(predicted, one_by_one, strict=True)):
@@ -290,7 +289,7 @@ def canned_runner(monkeypatch, claims_registry):
         return JobResult(job, JobKey({"fake": [job.checkpoint, job.task, job.seed]}, {}), {"metrics": metrics}, cached=True)
 
     monkeypatch.setattr(accuracy, "run_job", fake_run_job)
-    return accuracy.AccuracyRunner({"bert": "B", "distilbert": "D"}, protocol="smoke", seeds=3, registry=claims_registry)
+    return accuracy.AccuracyRunner({"bert": "B", "distilbert": "D"}, protocol="smoke", seeds=3)
 
 
 def test_claims_take_medians_macro_scores_retention_and_gaps(canned_runner, claims_registry):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from harness.errors import ClaimsError
 from harness.measure.metrics import compute, normalize_answer, paper_cell, squad_exact_match, squad_f1
+from harness.spec.tasks import get_task
 
 labels = st.lists(st.integers(0, 1), min_size=2, max_size=60)
 
@@ -18,44 +19,44 @@ labels = st.lists(st.integers(0, 1), min_size=2, max_size=60)
 # ------------------------------------------------------------------------------- hand-worked cases
 def test_mrpc_accuracy_f1_and_combined_score():
     # refs 1 0 0 1 1 / preds 1 1 0 0 1: TP 2, FP 1, FN 1, TN 1 -> acc 3/5, F1 = 2*2 / (2*2 + 1 + 1) = 2/3
-    values = compute("mrpc", [1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
+    values = compute(get_task("mrpc"), [1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
     assert values == pytest.approx({"accuracy": 60.0, "f1": 200 / 3, "combined_score": (60 + 200 / 3) / 2})
 
 
 def test_cola_matthews_correlation():
     # refs 1 0 0 0 / preds 1 1 0 0: TP 1, TN 2, FP 1, FN 0 -> (1*2 - 1*0) / sqrt(2 * 1 * 3 * 2) = 2 / sqrt(12)
-    assert compute("cola", [1, 1, 0, 0], [1, 0, 0, 0]) == pytest.approx({"matthews_correlation": 100 * 2 / math.sqrt(12)})
+    assert compute(get_task("cola"), [1, 1, 0, 0], [1, 0, 0, 0]) == pytest.approx({"matthews_correlation": 100 * 2 / math.sqrt(12)})
 
 
 def test_stsb_pearson_and_spearman():
     # x = 1 2 3, y = 1 2 5: cov 4, |dx| sqrt(2), |dy| sqrt(78)/3 -> r = 12 / sqrt(156); ranks agree -> rho = 1
-    values = compute("stsb", [1.0, 2.0, 3.0], [1.0, 2.0, 5.0])
+    values = compute(get_task("stsb"), [1.0, 2.0, 3.0], [1.0, 2.0, 5.0])
     assert values["pearson"] == pytest.approx(100 * 12 / math.sqrt(156))
     assert values["spearmanr"] == pytest.approx(100.0)
     assert values["combined_score"] == pytest.approx((values["pearson"] + 100) / 2)
 
 
 def test_regression_accepts_a_column_of_predictions():
-    assert compute("stsb", [[1.0], [2.0], [3.0]], [1, 2, 3])["pearson"] == pytest.approx(100.0)
+    assert compute(get_task("stsb"), [[1.0], [2.0], [3.0]], [1, 2, 3])["pearson"] == pytest.approx(100.0)
 
 
 def test_mnli_accuracy_from_logits():
     logits = np.array([[3.0, 0.1, 0.2], [0.0, 2.0, 1.0], [0.0, 0.5, 0.4], [1.0, 0.0, 5.0]])  # argmax 0 1 1 2
-    assert compute("mnli", logits, [0, 1, 2, 2]) == {"accuracy": 75.0}
+    assert compute(get_task("mnli"), logits, [0, 1, 2, 2]) == {"accuracy": 75.0}
 
 
 def test_qqp_reports_what_its_cell_needs():
-    values = compute("qqp", [1, 0, 1, 0], [1, 0, 0, 0])
+    values = compute(get_task("qqp"), [1, 0, 1, 0], [1, 0, 0, 0])
     assert set(values) == {"accuracy", "f1", "combined_score"}
-    assert paper_cell("qqp", values) == values["combined_score"]
+    assert paper_cell(get_task("qqp"), values) == values["combined_score"]
 
 
 def test_paper_cell_for_squad_has_two_cells():
     values = {"exact_match": 80.0, "f1": 88.0}
-    assert paper_cell("squad", values) == 80.0
-    assert paper_cell("squad", values, "f1") == 88.0
+    assert paper_cell(get_task("squad"), values) == 80.0
+    assert paper_cell(get_task("squad"), values, "f1") == 88.0
     with pytest.raises(ClaimsError, match="fills no cell"):
-        paper_cell("mrpc", {"accuracy": 1.0, "f1": 2.0}, "accuracy")
+        paper_cell(get_task("mrpc"), {"accuracy": 1.0, "f1": 2.0}, "accuracy")
 
 
 @pytest.mark.parametrize("task, predictions, references, expected", [
@@ -67,7 +68,7 @@ def test_paper_cell_for_squad_has_two_cells():
 ])
 def test_misuse_is_a_claims_error(task, predictions, references, expected):
     with pytest.raises(ClaimsError, match=expected):
-        compute(task, predictions, references)
+        compute(get_task(task), predictions, references)
 
 
 # -------------------------------------------------------------------------------------- SQuAD
@@ -90,43 +91,43 @@ def test_squad_em_and_f1_by_hand():
     assert squad_f1("cat sat on mat", "the cat sat") == pytest.approx(2 / 3)
     assert squad_f1("", "") == 0.0 and squad_exact_match("", "") == 1.0  # v1.1's script: no shared token, F1 0
     # the maximum over the gold answers, then the mean over questions
-    values = compute("squad", {"q1": "Denver Broncos", "q2": "in 1931"},
+    values = compute(get_task("squad"), {"q1": "Denver Broncos", "q2": "in 1931"},
                      {"q1": ["Broncos", "Denver Broncos"], "q2": {"text": ["1931"], "answer_start": [0]}})
     assert values == pytest.approx({"exact_match": 50.0, "f1": (100 + 100 * 2 * 0.5 * 1 / 1.5) / 2})
 
 
 def test_squad_accepts_aligned_lists():
-    assert compute("squad", ["Paris", "x"], [["paris"], ["y"]]) == {"exact_match": 50.0, "f1": 50.0}
+    assert compute(get_task("squad"), ["Paris", "x"], [["paris"], ["y"]]) == {"exact_match": 50.0, "f1": 50.0}
 
 
 # ---------------------------------------------------------------------------------- properties
 @given(labels)
 def test_perfect_predictions_score_the_maximum(gold):
-    values = compute("mrpc", gold, gold)
+    values = compute(get_task("mrpc"), gold, gold)
     assert values["accuracy"] == 100.0
     assert values["f1"] == (100.0 if 1 in gold else 0.0)  # no positive class: F1 undefined, reported 0
     if len(set(gold)) == 2:
-        assert compute("cola", gold, gold)["matthews_correlation"] == pytest.approx(100.0)
+        assert compute(get_task("cola"), gold, gold)["matthews_correlation"] == pytest.approx(100.0)
 
 
 @given(labels, st.integers(0, 1))
 def test_constant_predictions_have_zero_mcc(gold, constant):
-    assert compute("cola", [constant] * len(gold), gold)["matthews_correlation"] == 0.0
+    assert compute(get_task("cola"), [constant] * len(gold), gold)["matthews_correlation"] == 0.0
 
 
 @given(labels, labels)
 def test_classification_metrics_are_bounded(gold, predicted):
     predicted = (predicted * len(gold))[: len(gold)]
-    values = compute("mrpc", predicted, gold)
+    values = compute(get_task("mrpc"), predicted, gold)
     assert 0 <= values["accuracy"] <= 100 and 0 <= values["f1"] <= 100
     assert min(values["accuracy"], values["f1"]) <= values["combined_score"] <= max(values["accuracy"], values["f1"])
-    assert -100 <= compute("cola", predicted, gold)["matthews_correlation"] <= 100
+    assert -100 <= compute(get_task("cola"), predicted, gold)["matthews_correlation"] <= 100
 
 
 @given(labels)
 def test_inverted_binary_predictions_give_mcc_minus_100(gold):
     if len(set(gold)) == 2:
-        assert compute("cola", [1 - g for g in gold], gold)["matthews_correlation"] == pytest.approx(-100.0)
+        assert compute(get_task("cola"), [1 - g for g in gold], gold)["matthews_correlation"] == pytest.approx(-100.0)
 
 
 scores = st.lists(st.integers(0, 50).map(lambda tenths: tenths / 10), min_size=3, max_size=40)  # STS-B's 0.0-5.0 grid
@@ -137,15 +138,15 @@ def test_correlations_are_bounded_and_invariant_to_scaling(gold, scale, shift):
     if len(set(gold)) < 2:
         return  # a constant reference has no correlation (nan)
     predicted = [scale * g + shift for g in gold]
-    values = compute("stsb", predicted, gold)
+    values = compute(get_task("stsb"), predicted, gold)
     assert values["pearson"] == pytest.approx(100.0, abs=1e-6)
     assert values["spearmanr"] == pytest.approx(100.0, abs=1e-6)
-    reversed_values = compute("stsb", list(reversed(gold)), gold)
+    reversed_values = compute(get_task("stsb"), list(reversed(gold)), gold)
     assert -100 - 1e-9 <= reversed_values["pearson"] <= 100 + 1e-9
 
 
 def test_constant_regression_predictions_are_nan_not_a_number():
-    assert math.isnan(compute("stsb", [2.0, 2.0, 2.0], [1.0, 2.0, 3.0])["pearson"])
+    assert math.isnan(compute(get_task("stsb"), [2.0, 2.0, 2.0], [1.0, 2.0, 3.0])["pearson"])
 
 
 answers = st.text(alphabet=st.sampled_from(list("abc xyz.,!THE")), min_size=0, max_size=20)
@@ -156,13 +157,13 @@ answers = st.text(alphabet=st.sampled_from(list("abc xyz.,!THE")), min_size=0, m
 def test_squad_scores_are_bounded_and_f1_at_least_em(pairs):
     predictions = [p for p, _ in pairs]
     golds = [g for _, g in pairs]
-    values = compute("squad", predictions, golds)
+    values = compute(get_task("squad"), predictions, golds)
     assert 0 <= values["exact_match"] <= 100 and 0 <= values["f1"] <= 100
     for prediction, gold in pairs:
         best_em = max(squad_exact_match(prediction, g) for g in gold)
         best_f1 = max(squad_f1(prediction, g) for g in gold)
         assert best_f1 >= best_em or normalize_answer(prediction) == ""
-    perfect = compute("squad", [g[0] for g in golds], golds)
+    perfect = compute(get_task("squad"), [g[0] for g in golds], golds)
     assert perfect["exact_match"] == 100.0
 
 

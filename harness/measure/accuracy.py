@@ -4,8 +4,10 @@ A Table 1 cell is the median over seeds of one metric on the task's dev split (t
 seeds); a macro score is the unweighted mean of cells; the retention is 100 * macro(DistilBERT) /
 macro(BERT) over the same tasks, protocol and seeds; a gap is cell(BERT) - cell(DistilBERT). DistilBERT
 (D) is the SQuAD job distilled from the fine-tuned BERT of the same seed. `AccuracyRunner.measure(claim)`
-answers any accuracy row of the registry; the jobs run (or are read back) through harness.finetune, and
-each job is asked once per session. This module judges nothing: harness.verdict does.
+answers any accuracy row of the registry; the jobs run (or are read back) through harness.measure.finetune,
+and each job is asked once per session. Every cell is read with its task's paper metric unless the row
+names another of the task's paper metrics (SQuAD's F1); the macro tasks are the GLUE tasks of
+harness/spec/tasks.yaml minus the row's `exclude`. This module judges nothing: harness.judge does.
 """
 
 from __future__ import annotations
@@ -15,30 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.data import loading as data
-from harness.errors import ClaimsError
+from harness.data.loading import locate
+from harness.errors import ClaimsError, MissingInput
 from harness.measure.cache import ResultCache
 from harness.measure.finetune import Job, JobResult, make_job, run_job
-from harness.spec.registry import Claim, Registry
-from harness.spec.tasks import get_task
+from harness.measure.measurement import Measurement
+from harness.measure.models import weights_problem
+from harness.spec.registry import Claim
+from harness.spec.tasks import get_task, glue_task_names
 
-ROLES = ("bert", "distilbert")
 MISSING_FIX = ("run where huggingface.co is reachable (checkpoints and data come from the Hub), or pass local copies: "
                "--bert-checkpoint / --distilbert-checkpoint DIR (weights saved with save_pretrained) and --data-dir ROOT "
                "(ROOT/glue/<TASK>/*.tsv, ROOT/imdb/, ROOT/squad/)")
 
 
-class RunFailed(Exception):
-    """A fine-tuning run finished without a defined score (e.g. constant STS-B predictions)."""
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """A claim's measured value with the per-seed values and jobs behind it."""
-
-    value: float
-    details: dict[str, Any]
-    summary: str
+class RunFailed(ClaimsError):
+    """A fine-tuning run finished without a defined score (e.g. constant STS-B predictions): the claim fails."""
 
 
 @dataclass
@@ -53,8 +47,7 @@ class AccuracyRunner:
     cache: ResultCache = field(default_factory=ResultCache)
     refresh: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
-    registry: Registry | None = None
-    _done: dict[tuple, list[JobResult] | ClaimsError] = field(default_factory=dict, repr=False)
+    _done: dict[tuple, list[JobResult] | Exception] = field(default_factory=dict, repr=False)
 
     def job(self, role: str, task: str, distilled: bool = False) -> Job:
         """The first-seed job of a role on a task; distilled: DistilBERT (D) with BERT as the teacher."""
@@ -63,7 +56,8 @@ class AccuracyRunner:
                         teacher=teacher, overrides=self.overrides or None)
 
     def results(self, role: str, task: str, distilled: bool = False) -> list[JobResult]:
-        """One result per seed; a missing input raises ClaimsError (remembered for the session)."""
+        """One result per seed; an error (a missing input included) is remembered for the session and raised
+        again for every claim that needs the same jobs, so a failing job is tried once."""
         memo_key = (role, task, distilled)
         if memo_key not in self._done:
             try:
@@ -71,15 +65,15 @@ class AccuracyRunner:
                 try:
                     self._done[memo_key] = [run_job(first.with_seed(seed), self.cache, refresh=self.refresh)
                                             for seed in first.settings.seeds(self.seeds)]
-                except ClaimsError as error:  # name every missing input at once, not only the first one met
+                except MissingInput as error:  # name every missing input at once, not only the first one met
                     problems = missing_inputs(first)
                     if len(problems) < 2:
                         raise
-                    raise ClaimsError("missing " + "; ".join(problems), MISSING_FIX) from error
-            except ClaimsError as error:
+                    raise MissingInput("missing " + "; ".join(problems), MISSING_FIX) from error
+            except Exception as error:  # noqa: BLE001 - remembered here, raised below for every claim that asks
                 self._done[memo_key] = error
         found = self._done[memo_key]
-        if isinstance(found, ClaimsError):
+        if isinstance(found, Exception):
             raise found
         return found
 
@@ -107,18 +101,9 @@ class AccuracyRunner:
             else f"seed {results[0].job.seed}"
         return Measurement(value, details, f"{name} {task} {metric} = {value:.2f} ({seeds_text}; protocol {self.protocol})")
 
-    def _metric_of(self, task: str, role: str) -> str:
-        """The metric of a task's Table 1 cell: the registry row's, else the task's paper metric."""
-        if self.registry is not None:
-            try:
-                return self.registry.get(f"glue.{task}.{role}").metric
-            except ClaimsError:
-                pass
-        return get_task(task).paper_metric
-
     def macro(self, role: str, tasks: list[str]) -> Measurement:
-        """Unweighted mean of the role's cells over the tasks (Table 1's score)."""
-        cells = {task: self.cell(role, task, self._metric_of(task, role)) for task in tasks}
+        """Unweighted mean of the role's cells over the tasks, each with its task's paper metric (Table 1's score)."""
+        cells = {task: self.cell(role, task) for task in tasks}
         value = sum(c.value for c in cells.values()) / len(cells)
         details = {"role": role, "tasks": tasks, "cells": {t: c.value for t, c in cells.items()},
                    "cache": [state for c in cells.values() for state in c.details["cache"]],
@@ -132,7 +117,7 @@ class AccuracyRunner:
         if claim.family == "glue":
             return self.cell(claim.model, claim.task, claim.metric)
         if claim.family in ("macro", "retention"):
-            tasks = [t for t in params["tasks"] if t not in params.get("exclude", [])]
+            tasks = [t for t in glue_task_names() if t not in params.get("exclude", [])]
             if claim.family == "macro":
                 return self.macro(claim.model, tasks)
             bert, distilbert = self.macro("bert", tasks), self.macro("distilbert", tasks)
@@ -157,25 +142,13 @@ class AccuracyRunner:
                           "run it with the test of its family")
 
 
-def _weights_problem(checkpoint: str) -> str | None:
-    """Why harness.models.load_pretrained would refuse this checkpoint (its tests, without loading anything)."""
-    from harness.data.hub import hub_is_reachable, looks_like_local_path
-
-    if looks_like_local_path(checkpoint):
-        folder = Path(checkpoint)
-        if not any((folder / name).is_file() for name in ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")):
-            return f"the weights of {checkpoint!r} (the folder has no model.safetensors or pytorch_model.bin)"
-        return None
-    return None if hub_is_reachable() else f"the pretrained weights of {checkpoint!r} (the Hugging Face Hub is unreachable)"
-
-
 def missing_inputs(job: Job) -> list[str]:
     """Every input the job lacks (weights, the teacher's weights, data splits); empty when all are there."""
-    problems = [p for p in dict.fromkeys(_weights_problem(c) for c in (job.checkpoint, job.teacher and job.teacher.checkpoint)
-                                         if c) if p]
-    for split in (job.spec.train_split, *job.spec.eval_splits):
+    checkpoints = dict.fromkeys(c for c in (job.checkpoint, job.teacher and job.teacher.checkpoint) if c)
+    problems = [problem.what for problem in map(weights_problem, checkpoints) if problem is not None]
+    for split in job.splits:
         try:
-            data.locate(job.task, split, job.data_dir)
-        except ClaimsError as error:
+            locate(job.spec, split, job.data_dir)
+        except MissingInput as error:
             problems.append(f"the {job.task} {split} data ({error.what})")
     return problems

@@ -10,7 +10,7 @@ job_id hashes the canonical JSON of the job's configuration (checkpoint and its 
 task spec, protocol values, seed, data source, device and precision, harness job version); env_id hashes
 the versions of torch, transformers and datasets. A corrupt entry, or a missing one where other library
 versions left a result, is reported with a CacheWarning and the job reruns: never a wrong result.
-This module stores and finds results; running a job is harness.finetune's.
+This module stores and finds results; running a job is harness.measure.finetune's.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from harness.paths import DEFAULT_CACHE_DIR
 SCHEMA_VERSION = 1
 KEY_LIBRARIES = ("torch", "transformers", "datasets")
 RESULT_FILE = "result.json"
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "config.json")
 
 
 class CacheWarning(UserWarning):
@@ -53,10 +52,11 @@ def files_identity(paths: list[Path]) -> dict[str, str]:
 def checkpoint_identity(checkpoint: str) -> dict[str, Any]:
     """What pins a checkpoint's weights: a local folder's weight-file hashes, or the Hub commit it resolves to."""
     from harness.data.hub import hub_is_reachable, looks_like_local_path
+    from harness.measure.models import weight_files
 
     if looks_like_local_path(checkpoint):
-        folder = Path(checkpoint)
-        return {"local_files": files_identity([folder / name for name in WEIGHT_FILES])}  # content, not the path
+        folder = Path(checkpoint)  # content, not the path: the weight files and config.json
+        return {"local_files": files_identity([*weight_files(folder), folder / "config.json"])}
     return {"hub_name": checkpoint, "revision": _hub_revision(checkpoint, hub_is_reachable())}
 
 

@@ -8,19 +8,20 @@ as a teacher" in addition to SQuAD's own loss. Its authors' script, run_squad_w_
     KL_x = KLDiv(log_softmax(student_x / T), softmax(teacher_x / T)) * T^2    (reduction "batchmean")
 
 over the start and end logits of every position, with T = 2, alpha_ce = 0.5, alpha_squad = 0.5 by
-default (the values in harness/protocols.yaml). This module computes that loss; the job that builds the
-teacher and the data is harness.finetune.
+default (the values in harness/spec/protocols.yaml). This module computes that loss; the job that builds
+the teacher and the data is harness.measure.training.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional
 from transformers import Trainer
+
+from harness.measure.models import accepted_inputs
 
 TEACHER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -40,11 +41,6 @@ def distillation_loss(student: Any, teacher: Any, task_loss: torch.Tensor, tempe
     kl_start = soft_kl(student.start_logits, teacher.start_logits, temperature)
     kl_end = soft_kl(student.end_logits, teacher.end_logits, temperature)
     return alpha_ce * (kl_start + kl_end) / 2.0 + alpha_task * task_loss
-
-
-def accepted_inputs(model: nn.Module) -> set[str]:
-    """The keyword arguments a model's forward takes (DistilBERT takes no token_type_ids)."""
-    return set(inspect.signature(model.forward).parameters)
 
 
 class DistillationTrainer(Trainer):

@@ -1,6 +1,6 @@
 """Score predictions of a task with the metrics GLUE, run_glue and SQuAD v1.1 use, in points (x100).
 
-compute(task, predictions, references) returns the task's metrics (harness/tasks.yaml `metrics`):
+compute(spec, predictions, references) returns the task's metrics (harness/spec/tasks.yaml `metrics`):
 matthews_correlation (CoLA), accuracy, f1 of the positive class and combined_score = mean of the two
 (MRPC, QQP, as run_glue names them), pearson, spearmanr and their mean as combined_score (STS-B), and
 SQuAD's exact_match and f1 with the official v1.1 answer normalization, each the maximum over the gold
@@ -23,7 +23,7 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from harness.errors import ClaimsError
-from harness.spec.tasks import TaskSpec, get_task
+from harness.spec.tasks import TaskSpec
 
 
 def _as_labels(predictions: Any, what: str) -> np.ndarray:
@@ -149,9 +149,8 @@ def squad_metrics(predictions: Mapping[str, str] | Sequence[str], references: Ma
     return {"exact_match": 100 * float(np.mean(exact)), "f1": 100 * float(np.mean(f1))}
 
 
-def compute(task: str, predictions: Any, references: Any) -> dict[str, float]:
+def compute(spec: TaskSpec, predictions: Any, references: Any) -> dict[str, float]:
     """The task's metrics in points (x100): label ids or logits for classification, scores for STS-B, texts for SQuAD."""
-    spec = get_task(task)
     if spec.kind == "classification":
         return classification_metrics(spec, predictions, references)
     if spec.kind == "regression":
@@ -159,12 +158,15 @@ def compute(task: str, predictions: Any, references: Any) -> dict[str, float]:
     return squad_metrics(predictions, references)
 
 
-def paper_cell(task: str, metrics: Mapping[str, float], metric: str | None = None) -> float:
-    """The value of the paper's cell for a task (its paper metric; SQuAD: exact_match, or metric='f1')."""
-    spec = get_task(task)
+def paper_cell(spec: TaskSpec, metrics: Mapping[str, float | None], metric: str | None = None) -> float | None:
+    """The value of the paper's cell for a task (its paper metric; SQuAD: exact_match, or metric='f1').
+
+    None where the metric is undefined for the run (a correlation of constant predictions).
+    """
     chosen = metric or spec.paper_metric
     if chosen not in spec.paper_metrics:
-        raise ClaimsError(f"{task}: {chosen!r} fills no cell of the paper", f"use one of {', '.join(spec.paper_metrics)}")
+        raise ClaimsError(f"{spec.name}: {chosen!r} fills no cell of the paper", f"use one of {', '.join(spec.paper_metrics)}")
     if chosen not in metrics:
-        raise ClaimsError(f"{task}: the metrics lack {chosen!r} (have {', '.join(metrics)})", "pass compute()'s result")
-    return float(metrics[chosen])
+        raise ClaimsError(f"{spec.name}: the metrics lack {chosen!r} (have {', '.join(metrics)})", "pass compute()'s result")
+    value = metrics[chosen]
+    return None if value is None else float(value)

@@ -4,7 +4,8 @@ Size and speed depend only on the architecture, so both are measured on models b
 checkpoint's config (no weights needed). The config comes from the checkpoint itself (a local folder,
 or the Hub when it answers) and falls back to the copies in fixtures/configs/ for the paper's two
 checkpoints, so the size and speed claims run offline. Loading trained weights for fine-tuning lives
-here too (`load_pretrained`), with an error that names the fix when they cannot be had.
+here too (`load_pretrained`), with an error that names the fix when they cannot be had; whether a
+checkpoint's weights can be had (`weights_problem`, WEIGHT_FILES) is decided here and nowhere else.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from transformers import (
 )
 
 from harness.data.hub import hub_is_reachable, looks_like_local_path
-from harness.errors import ClaimsError
+from harness.errors import MissingInput
 from harness.paths import FIXTURES
 
 CONFIG_DIR = FIXTURES / "configs"
 BYTES_PER_FP32 = 4
+# The files that hold a checkpoint's trained weights (save_pretrained writes one of them).
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 # The heads a claim may need on top of the encoder, by the AutoModel class that builds them.
 HEADS = {
     None: AutoModel,
@@ -50,10 +53,10 @@ class Architecture:
 
 
 def load_config(checkpoint: str) -> Architecture:
-    """The checkpoint's own config when it can be had, else the project's copy; else a ClaimsError."""
+    """The checkpoint's own config when it can be had, else the project's copy; else a MissingInput."""
     if looks_like_local_path(checkpoint):
         if not (Path(checkpoint) / "config.json").is_file():
-            raise ClaimsError(f"checkpoint folder {checkpoint!r} has no config.json",
+            raise MissingInput(f"checkpoint folder {checkpoint!r} has no config.json",
                               "point --bert-checkpoint/--distilbert-checkpoint at a folder saved by save_pretrained()")
         return Architecture(checkpoint, AutoConfig.from_pretrained(checkpoint), f"local folder {checkpoint}")
     if hub_is_reachable():
@@ -61,7 +64,7 @@ def load_config(checkpoint: str) -> Architecture:
     bundled = CONFIG_DIR / checkpoint.split("/")[-1]
     if (bundled / "config.json").is_file():
         return Architecture(checkpoint, AutoConfig.from_pretrained(bundled), f"project copy fixtures/configs/{bundled.name}")
-    raise ClaimsError(f"cannot get the config of checkpoint {checkpoint!r}: the Hub is unreachable and no local copy exists",
+    raise MissingInput(f"cannot get the config of checkpoint {checkpoint!r}: the Hub is unreachable and no local copy exists",
                       "connect to the internet, or pass a local folder with config.json")
 
 
@@ -97,16 +100,29 @@ def size_summary(architecture: Architecture) -> dict[str, float | int | str]:
     }
 
 
-def load_pretrained(checkpoint: str, head: str, num_labels: int = 2) -> torch.nn.Module:
-    """Trained weights of a checkpoint with a fresh head; a ClaimsError that names the fix if unreachable."""
+def weight_files(folder: Path) -> list[Path]:
+    """The weight files a local checkpoint folder holds (empty: it has none)."""
+    return [folder / name for name in WEIGHT_FILES if (folder / name).is_file()]
+
+
+def weights_problem(checkpoint: str) -> MissingInput | None:
+    """Why a checkpoint's trained weights cannot be had here (a MissingInput naming the fix), or None."""
     if looks_like_local_path(checkpoint):
-        folder = Path(checkpoint)
-        if not any((folder / name).is_file() for name in ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")):
-            raise ClaimsError(f"checkpoint folder {checkpoint!r} has no weights (model.safetensors or pytorch_model.bin)",
-                              "save the model there with save_pretrained(), or name a Hub checkpoint and connect to the internet")
-    elif not hub_is_reachable():
-        raise ClaimsError(f"pretrained weights of {checkpoint!r} need the Hugging Face Hub, which is unreachable",
-                          "run with internet access, or pass a local folder with the weights (--bert-checkpoint / --distilbert-checkpoint)")
+        if weight_files(Path(checkpoint)):
+            return None
+        return MissingInput(f"checkpoint folder {checkpoint!r} has no weights (model.safetensors or pytorch_model.bin)",
+                            "save the model there with save_pretrained(), or name a Hub checkpoint and connect to the internet")
+    if hub_is_reachable():
+        return None
+    return MissingInput(f"pretrained weights of {checkpoint!r} need the Hugging Face Hub, which is unreachable",
+                        "run with internet access, or pass a local folder with the weights (--bert-checkpoint / --distilbert-checkpoint)")
+
+
+def load_pretrained(checkpoint: str, head: str, num_labels: int = 2) -> torch.nn.Module:
+    """Trained weights of a checkpoint with a fresh head; a MissingInput that names the fix if they cannot be had."""
+    problem = weights_problem(checkpoint)
+    if problem is not None:
+        raise problem
     kwargs = {"num_labels": num_labels} if head == "sequence_classification" else {}
     return HEADS[head].from_pretrained(checkpoint, **kwargs)
 

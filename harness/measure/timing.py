@@ -13,13 +13,13 @@ The protocol (docs/speed.md gives the reasons):
 
 Rounds are run by a runner: `clock_runner` (time.perf_counter) here, or pytest-benchmark's pedantic
 mode in the claim tests (see `benchmark_runner`), which then holds every round's time in its JSON.
-This module measures; it neither loads models nor judges claims.
+This module measures; it neither loads models, prepares inputs (harness.measure.speed_inputs), nor
+turns timings into a claim's measurement (harness.measure.speed) or judges it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import os
 import statistics
@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from harness.measure.models import accepted_inputs
+from harness.measure.speed_inputs import fixed_length_batch
 
 ROLES = ("bert", "distilbert")
 CHUNK_PAIRS = 5  # pairs per timed round on CPU: 1500 pairs -> 300 rounds per model, each 0.15-0.5 s here
@@ -98,7 +101,7 @@ def interleave(chunks: int, roles: Sequence[str] = ROLES) -> list[tuple[str, int
 
 def model_inputs(model: torch.nn.Module, encoding: Mapping[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
     """The tensors of one encoding that the model's forward accepts (DistilBERT takes no token_type_ids), on device."""
-    accepted = inspect.signature(model.forward).parameters
+    accepted = accepted_inputs(model)
     return {key: value.to(device) for key, value in encoding.items() if key in accepted}
 
 
@@ -120,25 +123,6 @@ def cpu_threads(threads: int | None) -> Iterator[int]:
         torch.set_num_threads(before)
         if flushed:
             torch.set_flush_denormal(False)
-
-
-def hardware() -> dict[str, Any]:
-    """The machine the times come from: CPU model and count, each GPU with its driver, torch and transformers."""
-    import importlib.metadata
-    import subprocess
-
-    from harness import environment
-
-    driver = None
-    if torch.cuda.is_available():
-        try:
-            driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                    capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0] or None
-        except (OSError, subprocess.SubprocessError, IndexError):
-            driver = None
-    return {"cpu": environment.cpu_model(), "cpu_count": os.cpu_count(),
-            "gpus": [{**gpu, "driver": driver} for gpu in environment.gpu_info()],
-            "torch": torch.__version__, "transformers": importlib.metadata.version("transformers")}
 
 
 @dataclass(frozen=True)
@@ -309,14 +293,6 @@ class GridCell:
                 "seconds": {role: round(v, 5) for role, v in self.timing.seconds.items()},
                 "sequences_per_second": {role: round(v, 2) for role, v in self.throughput().items()},
                 "rounds_per_model": len(self.timing.chunk_items), "forward_passes_per_round": self.timing.chunk_items[0]}
-
-
-def fixed_length_batch(batch_size: int, seq_length: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """batch_size sequences of exactly seq_length seeded token ids ([CLS] ... [SEP]), no padding."""
-    generator = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1996, 30522, (batch_size, seq_length), generator=generator)
-    ids[:, 0], ids[:, -1] = 101, 102
-    return {"input_ids": ids, "token_type_ids": torch.zeros_like(ids), "attention_mask": torch.ones_like(ids)}
 
 
 def time_grid(models: Mapping[str, torch.nn.Module], device: str, dtype: str, *, batch_sizes: Sequence[int] = BATCH_SIZES,

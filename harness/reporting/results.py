@@ -1,7 +1,12 @@
-"""The run's results.json: every claim with its paper value, measurement, tolerance and verdict.
+"""The run's results.json: written from the Verdicts the plugin keeps, and read back into the same types.
 
-Written atomically (a temporary file, then os.replace) into the run's report directory, with the
-environment and the options that produced it, and read back (schema-checked) by the report builder.
+ClaimResult is what the plugin keeps for one claim test: the registry row (Claim), its Verdict, the
+details the test recorded and the pytest outcome. `build` gathers a run's ClaimResults into a
+RunResults, `write` stores it atomically as results.json, and `read` is the one place a results.json is
+parsed: it checks the file and its schema version, then turns each entry back into a Claim and a
+Verdict, leniently (a missing key, or a value that is not a finite number where a number belongs,
+reads as absent), so the report and the plots use attributes and never check a dict. This module
+neither judges (harness.judge.verdict) nor draws or writes the report (harness.reporting.report).
 """
 
 from __future__ import annotations
@@ -9,139 +14,225 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ClaimsError
 from harness.files import atomic_write_text
-from harness.spec.registry import Claim, Registry
+from harness.judge.verdict import Interval, Status, Verdict
+from harness.spec import tasks
+from harness.spec.registry import MODEL_LABELS, TOLERANCE_KINDS, Claim, Registry, Tolerance
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
+REWRITE = "rerun the claims to write it again (results.json is written by the suite, not by hand)"
 
 
-@dataclass
+def finite_number(value: Any) -> float | None:
+    """A finite number as it is, or None for a missing, non-numeric or non-finite value (the lenient reading)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _text(value: Any, default: str | None = "") -> str | None:
+    return default if value is None else str(value)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _band_json(tolerance: Tolerance | None, interval: Interval | None) -> dict[str, Any] | None:
+    """A tolerance or noise band as results.json holds it: JSON has no infinity, so an open side is null."""
+    if tolerance is None:
+        return None
+    bounds = None if interval is None else [None if math.isinf(x) else x for x in interval]
+    return {"kind": tolerance.kind, "value": tolerance.value, "interval": bounds}
+
+
+def _band_of(raw: Any) -> tuple[Tolerance | None, Interval | None]:
+    """The band and its interval from results.json (null sides open); None for what is missing or malformed."""
+    if not isinstance(raw, dict):
+        return None, None
+    kind, value, bounds = raw.get("kind"), finite_number(raw.get("value")), raw.get("interval")
+    band = Tolerance(kind, value) if kind in TOLERANCE_KINDS and value is not None else None
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        return band, None
+    low, high = (finite_number(x) for x in bounds)
+    return band, (-math.inf if low is None else low, math.inf if high is None else high)
+
+
+@dataclass(frozen=True)
 class ClaimResult:
-    """What one claim test produced: the verdict status, the measurement and the details behind it."""
+    """What one claim test produced: the claim, its verdict, the details behind it and the pytest outcome."""
 
     claim: Claim
     nodeid: str
-    status: str  # reproduced | not reproduced | inconclusive | skipped | error
-    measured: float | None = None
-    message: str = ""
+    verdict: Verdict
     details: dict[str, Any] = field(default_factory=dict)
-    outcome: str = ""  # the pytest outcome: passed, failed, xfailed, skipped
+    outcome: str = ""  # the pytest outcome: passed, failed, xfailed, skipped, or "not run"
     duration_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        claim = self.claim
-        tolerance = claim.tolerance
+        """The claim's entry of results.json (its keys in this order)."""
+        claim, verdict = self.claim, self.verdict
         return {
-            "id": claim.id,
-            "version": claim.version,
-            "family": claim.family,
-            "model": claim.model,
-            "task": claim.task,
-            "statement": claim.statement,
-            "source": claim.source,
-            "metric": claim.metric,
-            "metric_reason": claim.metric_reason,
-            "unit": claim.unit,
-            "paper_value": claim.paper_value,
-            "measured": self.measured,
-            "delta": None if self.measured is None or claim.paper_value is None else self.measured - claim.paper_value,
-            "tolerance": None if tolerance is None else {"kind": tolerance.kind, "value": tolerance.value,
-                                                          "interval": _finite(tolerance.interval(claim.paper_value))},
-            "noise_band": None if claim.noise_band is None else {"kind": claim.noise_band.kind, "value": claim.noise_band.value,
-                                                                 "interval": _finite(claim.noise_band.interval(claim.paper_value))},
-            "tolerance_reason": claim.tolerance_reason,
-            "known_discrepancy": claim.known_discrepancy,
-            "out_of_scope": claim.out_of_scope,
-            "notes": claim.notes,
-            "params": claim.params,
-            "verdict": self.status,
-            "message": self.message,
-            "outcome": self.outcome,
-            "nodeid": self.nodeid,
-            "duration_s": round(self.duration_s, 3),
-            "details": self.details,
+            "id": claim.id, "version": claim.version, "family": claim.family, "model": claim.model, "task": claim.task,
+            "statement": claim.statement, "source": claim.source, "metric": claim.metric,
+            "metric_reason": claim.metric_reason, "unit": claim.unit, "paper_value": verdict.paper_value,
+            "measured": verdict.measured, "delta": verdict.delta,
+            "tolerance": _band_json(claim.tolerance, verdict.tolerance_interval),
+            "noise_band": _band_json(claim.noise_band, verdict.noise_interval),
+            "tolerance_reason": claim.tolerance_reason, "known_discrepancy": claim.known_discrepancy,
+            "out_of_scope": claim.out_of_scope, "notes": claim.notes, "params": claim.params,
+            "verdict": verdict.status.value, "message": verdict.message, "outcome": self.outcome, "nodeid": self.nodeid,
+            "duration_s": round(self.duration_s, 3), "details": self.details,
         }
 
+    @classmethod
+    def from_json(cls, raw: Any, where: str) -> ClaimResult:
+        """An entry of results.json, read leniently: only a string id and a known verdict are required."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not isinstance(raw.get("verdict"), str):
+            raise ClaimsError(f"{where} lacks a string 'id' or 'verdict'", REWRITE)
+        if raw["verdict"] not in {status.value for status in Status}:
+            raise ClaimsError(f"{where} has the unknown verdict {raw['verdict']!r}; known: "
+                              f"{', '.join(status.value for status in Status)}", REWRITE)
+        tolerance, tolerance_interval = _band_of(raw.get("tolerance"))
+        noise_band, noise_interval = _band_of(raw.get("noise_band"))
+        text = {name: _text(raw.get(name)) for name in ("family", "statement", "source", "metric", "metric_reason", "unit",
+                                                          "tolerance_reason", "notes")}
+        optional = {name: _text(raw.get(name), None) for name in ("model", "task", "known_discrepancy", "out_of_scope")}
+        version = raw.get("version")
+        claim = Claim(id=raw["id"], version=version if isinstance(version, int) else 0, **text, **optional,
+                      marker="",  # results.json does not record the pytest marker
+                      paper_value=finite_number(raw.get("paper_value")), tolerance=tolerance, noise_band=noise_band,
+                      params=_mapping(raw.get("params")))
+        verdict = Verdict(claim.id, Status(raw["verdict"]), claim.paper_value, finite_number(raw.get("measured")),
+                          tolerance_interval, noise_interval, _text(raw.get("message")))
+        return cls(claim, _text(raw.get("nodeid")), verdict, _mapping(raw.get("details")), _text(raw.get("outcome")),
+                   finite_number(raw.get("duration_s")) or 0.0)
 
-def _finite(interval: tuple[float, float]) -> list[float | None]:
-    """JSON has no infinity: an open side of an interval is written as null."""
-    return [None if math.isinf(x) else x for x in interval]
+    @property
+    def summary(self) -> str | None:
+        """The claim's own one-line account of what it measured (its details' `summary`), if it left one."""
+        summary = self.details.get("summary")
+        return summary if isinstance(summary, str) and summary else None
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        """Each model's measured seconds (a speed claim's details' `seconds`); {} where none."""
+        return {str(model): value for model, value in _mapping(self.details.get("seconds")).items()
+                if finite_number(value) is not None}
+
+    @property
+    def variant(self) -> str:
+        """The model column of Tables 1-3: bert, distilbert, distilbert_d (the id's last part), else the row's model."""
+        last = self.claim.id.rsplit(".", 1)[-1]
+        return last if last in MODEL_LABELS else self.claim.model or "both"
+
+    @property
+    def task_name(self) -> str:
+        """The task's display name (harness/spec/tasks.yaml: CoLA, SST-2, ...), or the task as written."""
+        spec = tasks.load_tasks().get(self.claim.task or "")
+        return spec.display_name if spec else str(self.claim.task)
 
 
 def not_run(claim: Claim, reason: str) -> ClaimResult:
     """A registry claim that no test of this run judged (deselected, out of scope, no test): skipped, with why."""
-    return ClaimResult(claim, nodeid="", status="skipped", message=reason, outcome="not run")
+    return ClaimResult(claim, nodeid="", verdict=Verdict.skipped(claim, reason), outcome="not run")
 
 
-def build(results: list[ClaimResult], registry: Registry, environment: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """The results document: fixed keys, then every claim in registry order, then the references."""
+@dataclass(frozen=True)
+class Reference:
+    """A row reported by others and never run here (ELMo's figures, a published reproduction)."""
+
+    id: str | None
+    source: str | None
+    model: str | None
+    note: str | None
+    values: dict[str, float | None]
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Reference:
+        return cls(*(_text(raw.get(key), None) for key in ("id", "source", "model", "note")),
+                   {str(key): finite_number(value) for key, value in _mapping(raw.get("values")).items()})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "source": self.source, "model": self.model, "note": self.note, "values": self.values}
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """A whole results.json: its fixed keys (these fields, in this order), every claim in registry order, the references."""
+
+    created: str | None
+    paper: dict[str, Any]
+    registry: dict[str, Any]
+    environment: dict[str, Any]
+    options: dict[str, Any]
+    summary: dict[str, int]
+    claims: tuple[ClaimResult, ...]
+    references: tuple[Reference, ...]
+
+    def family(self, *families: str) -> list[ClaimResult]:
+        return [result for result in self.claims if result.claim.family in families]
+
+    def reference(self, reference_id: str) -> dict[str, float | None]:
+        """The values of one reference row (ELMo's), or {} when absent."""
+        return next((r.values for r in self.references if r.id == reference_id), {})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "created": self.created, "paper": self.paper, "registry": self.registry,
+                "environment": self.environment, "options": self.options, "summary": self.summary,
+                "claims": [result.to_json() for result in self.claims],
+                "references": [reference.to_json() for reference in self.references]}
+
+
+def build(results: list[ClaimResult], registry: Registry, environment: dict[str, Any], options: dict[str, Any]) -> RunResults:
+    """The results of a run: every claim in registry order (then node id), a count per verdict, the references."""
     order = {claim.id: i for i, claim in enumerate(registry.claims)}
-    claims = sorted((r.to_json() for r in results), key=lambda entry: (order.get(entry["id"], len(order)), entry["nodeid"]))
+    claims = sorted(results, key=lambda result: (order.get(result.claim.id, len(order)), result.nodeid))
     counts: dict[str, int] = {}
-    for entry in claims:
-        counts[entry["verdict"]] = counts.get(entry["verdict"], 0) + 1
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "paper": registry.paper,
-        "registry": {"path": str(registry.path), "claim_versions": {c.id: c.version for c in registry.claims}},
-        "environment": environment,
-        "options": options,
-        "summary": dict(sorted(counts.items())),
-        "claims": claims,
-        "references": list(registry.references),
-    }
+    for result in claims:
+        counts[result.verdict.status.value] = counts.get(result.verdict.status.value, 0) + 1
+    return RunResults(_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), registry.paper,
+                      {"path": str(registry.path), "claim_versions": {c.id: c.version for c in registry.claims}},
+                      environment, options, dict(sorted(counts.items())), tuple(claims),
+                      tuple(Reference.from_json(reference) for reference in registry.references))
 
 
-def write(run_dir: Path, document: dict[str, Any]) -> Path:
+def write(run_dir: Path, run: RunResults) -> Path:
     """Write results.json into the run directory, atomically."""
     path = Path(run_dir) / RESULTS_FILE
-    atomic_write_text(path, json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write_text(path, json.dumps(run.to_json(), indent=2, sort_keys=False, default=str) + "\n")
     return path
 
 
-def read(path: str | Path) -> dict[str, Any]:
-    """Read a results.json (or the one in a run directory) and check its schema version."""
+def read(path: str | Path) -> RunResults:
+    """Read a results.json (or the one in a run directory): its schema version checked, each claim a ClaimResult."""
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
+    if not path.is_file():
+        raise ClaimsError(f"no results file at {path}", "pass a run directory written by a claims run (reports/<timestamp>)")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ClaimsError(f"no results file at {path}", "pass a run directory written by a claims run (reports/<timestamp>)") from None
     except json.JSONDecodeError as error:
         raise ClaimsError(f"{path} is not valid JSON ({error})", "rerun the claims to write it again") from None
-    if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
-        found = document.get("schema_version") if isinstance(document, dict) else None
+    found = document.get("schema_version") if isinstance(document, dict) else None
+    if found != SCHEMA_VERSION:
         raise ClaimsError(f"{path} has results schema version {found!r}; this harness reads version {SCHEMA_VERSION}",
                           "rerun the claims with this version of the suite to write a current results.json")
     if not isinstance(document.get("claims"), list):
         raise ClaimsError(f"{path} has no 'claims' list", "rerun the claims to write it again")
-    return document
-
-
-def new_run_dir(reports_root: Path) -> Path:
-    """reports/<UTC timestamp>/ (a suffix if taken), and reports/latest pointed at it."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = reports_root / stamp
-    suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = reports_root / f"{stamp}-{suffix}"
-    run_dir.mkdir(parents=True)
-    link = reports_root / "latest"
-    temporary = reports_root / f".latest.{os.getpid()}"
-    try:
-        temporary.unlink(missing_ok=True)
-        temporary.symlink_to(run_dir.name)
-        os.replace(temporary, link)
-    except OSError:  # file systems without symlinks: the timestamped folder is still there
-        temporary.unlink(missing_ok=True)
-    return run_dir
+    for key, kind in (("paper", dict), ("registry", dict), ("environment", dict), ("options", dict), ("summary", dict),
+                      ("references", list)):
+        if not isinstance(document.get(key, kind()), kind):
+            raise ClaimsError(f"{path}: '{key}' is not a {kind.__name__}", REWRITE)
+    return RunResults(
+        _text(document.get("created"), None), document.get("paper", {}), document.get("registry", {}),
+        document.get("environment", {}), document.get("options", {}), document.get("summary", {}),
+        tuple(ClaimResult.from_json(raw, f"{path}: claims[{index}]") for index, raw in enumerate(document["claims"])),
+        tuple(Reference.from_json(raw) for raw in document.get("references", []) if isinstance(raw, dict)))

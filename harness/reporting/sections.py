@@ -2,8 +2,10 @@
 
 The summary, the paper's Tables 1, 2 and 3 beside the measured values (deltas, verdicts, each cell's
 metric, ELMo's reference row), the retention, the paper's own inconsistencies, the out-of-scope claims
-with reasons, every claim, the metrics and the environment, all read from a results document. Cells
-are formatted text, so Markdown and HTML show the same figures. Writing the files is harness.report's job.
+with reasons, every claim, the metrics and the environment, all read from the typed results of a run
+(harness.reporting.results.RunResults). Cells are formatted text, so Markdown and HTML show the same
+figures. Task names and the GLUE row order come from harness/spec/tasks.yaml, model names from
+harness.spec.registry.MODEL_LABELS. Writing the files is harness.reporting.report's job.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from harness.reporting.plots import GLUE_ORDER, MODEL_LABELS, TASK_NAMES, seconds_of, speed_figure_name
-from harness.spec.registry import METRICS, TOLERANCE_KINDS, Tolerance
-
-VERDICTS = ("reproduced", "not reproduced", "inconclusive", "skipped", "error")
-Entry = dict[str, Any]
+from harness.judge.verdict import Status
+from harness.reporting.plots import glue_rows
+from harness.reporting.results import ClaimResult, RunResults
+from harness.reporting.speed_plots import figure_name as speed_figure_name
+from harness.spec.registry import METRICS, MODEL_LABELS
 
 
 @dataclass(frozen=True)
@@ -41,131 +43,116 @@ def fmt(value: Any) -> str:
     return f"{value:,.0f}" if abs(value) >= 10000 else f"{value:.4g}"
 
 
-def paper_text(value: Any) -> str:
+def paper_text(value: float | None) -> str:
     """The paper's figure as printed there (89.0 stays 89.0), or an en dash."""
-    return str(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
+    return "–" if value is None else str(float(value))
 
 
-def measured_text(entry: Entry | None) -> str:
+def measured_text(result: ClaimResult | None) -> str:
     """'measured (Δ delta)' or an en dash."""
-    if entry is None or not isinstance(entry.get("measured"), (int, float)):
+    if result is None or result.verdict.measured is None:
         return "–"
-    delta = entry.get("delta")
-    return fmt(entry["measured"]) + (f" (Δ {delta:+.2f})" if isinstance(delta, (int, float)) else "")
+    delta = result.verdict.delta
+    return fmt(result.verdict.measured) + ("" if delta is None else f" (Δ {delta:+.2f})")
 
 
-def verdict_text(entry: Entry | None) -> str:
-    return "–" if entry is None else str(entry.get("verdict"))
+def verdict_text(result: ClaimResult | None) -> str:
+    return "–" if result is None else result.verdict.status.value
 
 
-def reason_text(entry: Entry) -> str:
+def reason_text(result: ClaimResult) -> str:
     """Why a claim was skipped or errored, or the paper's known discrepancy; empty for a plain verdict."""
-    if entry.get("verdict") in ("skipped", "error"):
-        return str(entry.get("message", ""))
-    if entry.get("known_discrepancy"):
-        return f"known discrepancy of the paper: {entry['known_discrepancy']}"
+    if result.verdict.status in (Status.SKIPPED, Status.ERROR):
+        return result.verdict.message
+    if result.claim.known_discrepancy:
+        return f"known discrepancy of the paper: {result.claim.known_discrepancy}"
     return ""
 
 
-def accepted_text(entry: Entry) -> str:
+def accepted_text(result: ClaimResult) -> str:
     """The tolerance as the registry states it, and the interval it gives around the paper's value."""
-    tolerance = entry.get("tolerance")
-    if not isinstance(tolerance, dict):
+    if result.claim.tolerance is None:
         return "–"
-    low, high = (tolerance.get("interval") or [None, None])[:2]
-    kind, value = tolerance.get("kind"), tolerance.get("value")
-    valid = kind in TOLERANCE_KINDS and isinstance(value, (int, float))
-    described = Tolerance(kind, float(value)).describe() if valid else f"{kind} {value}"
-    return f"{described} → [{'-inf' if low is None else fmt(low)}, {'inf' if high is None else fmt(high)}]"
+    low, high = result.verdict.tolerance_interval or (-math.inf, math.inf)
+    return (f"{result.claim.tolerance.describe()} → [{fmt(low) if math.isfinite(low) else '-inf'}, "
+            f"{fmt(high) if math.isfinite(high) else 'inf'}]")
 
 
-def counts(claims: list[Entry]) -> dict[str, int]:
+def counts(claims: tuple[ClaimResult, ...]) -> dict[Status, int]:
     """How many claims got each verdict (every verdict listed, zeros included)."""
-    tally = {verdict: 0 for verdict in VERDICTS}
-    for entry in claims:
-        tally[entry["verdict"]] = tally.get(entry["verdict"], 0) + 1
+    tally = dict.fromkeys(Status, 0)
+    for result in claims:
+        tally[result.verdict.status] += 1
     return tally
 
 
-def summary_section(document: dict[str, Any]) -> Section:
-    claims = document["claims"]
+def summary_section(run: RunResults) -> Section:
+    claims = run.claims
     tally = counts(claims)
-    paper = document.get("paper", {})
-    options = document.get("options", {})
+    paper, options = run.paper, run.options
     paragraphs = [
         f"Paper: {paper.get('authors', '?')}, “{paper.get('title', '?')}”, arXiv:{paper.get('arxiv', '?')} "
-        f"{paper.get('version', '')}. Run of {document.get('created', '?')}, git commit "
-        f"{document.get('environment', {}).get('git_commit') or 'unknown'}; marker expression "
+        f"{paper.get('version', '')}. Run of {run.created or '?'}, git commit "
+        f"{run.environment.get('git_commit') or 'unknown'}; marker expression "
         f"{options.get('markexpr') or '(none)'}; --run-slow {options.get('run_slow')}.",
-        f"{len(claims)} claims: " + ", ".join(f"{n} {verdict}" for verdict, n in tally.items() if n) + ".",
+        f"{len(claims)} claims: " + ", ".join(f"{n} {verdict.value}" for verdict, n in tally.items() if n) + ".",
     ]
-    if claims and tally["skipped"] == len(claims):
+    if claims and tally[Status.SKIPPED] == len(claims):
         paragraphs.append("Every claim was skipped in this run: nothing was measured. The reasons are in the table of "
                           "every claim below.")
-    if tally["error"]:
-        paragraphs.append(f"Claims that ended in an error of the run (no verdict): {tally['error']}; their reasons are below.")
-    by_family = pd.crosstab(pd.Series([e.get("family") for e in claims], name="family"),
-                            pd.Series([e["verdict"] for e in claims], name="verdict")) if claims else pd.DataFrame()
-    table = by_family.reset_index().rename_axis(None, axis=1).astype(str) if claims else None
+    if tally[Status.ERROR]:
+        paragraphs.append(f"Claims that ended in an error of the run (no verdict): {tally[Status.ERROR]}; "
+                          "their reasons are below.")
+    table = None
+    if claims:
+        by_family = pd.crosstab(pd.Series([r.claim.family for r in claims], name="family"),
+                                pd.Series([r.verdict.status.value for r in claims], name="verdict"))
+        table = by_family.reset_index().rename_axis(None, axis=1).astype(str)
     return Section("Summary", tuple(paragraphs), table)
 
 
-def _family(document: dict[str, Any], *families: str) -> list[Entry]:
-    return [e for e in document["claims"] if e.get("family") in families]
-
-
-def _reference(document: dict[str, Any], reference_id: str) -> dict[str, Any]:
-    """The values of one reference row of results.json (ELMo's), or {} when absent."""
-    for reference in document.get("references", []):
-        if isinstance(reference, dict) and reference.get("id") == reference_id:
-            return reference.get("values") or {}
-    return {}
-
-
-def _variant(entry: Entry) -> str:
-    """bert, distilbert or distilbert_d: the last part of the id (the model column of Tables 1-3)."""
-    return str(entry["id"]).rsplit(".", 1)[-1]
-
-
-def _cells(entry: Entry | None, label: str) -> dict[str, str]:
+def _cells(result: ClaimResult | None, label: str) -> dict[str, str]:
     """The paper / measured / verdict cells of one claim under a column label."""
-    return {f"{label} paper": paper_text(None if entry is None else entry.get("paper_value")),
-            f"{label} measured (Δ)": measured_text(entry), f"{label} verdict": verdict_text(entry)}
+    return {f"{label} paper": paper_text(None if result is None else result.claim.paper_value),
+            f"{label} measured (Δ)": measured_text(result), f"{label} verdict": verdict_text(result)}
 
 
-def _summaries(entries: list[Entry]) -> tuple[str, ...]:
+def _summaries(results: list[ClaimResult]) -> tuple[str, ...]:
     """Each claim's own one-line account of what it measured (its details' `summary`), where it left one."""
-    return tuple(f"{e['id']}: {e['details']['summary']}" for e in entries
-                 if isinstance(e.get("details"), dict) and e["details"].get("summary"))
+    return tuple(f"{r.claim.id}: {r.summary}" for r in results if r.summary)
 
 
-def _claim_rows(entries: list[Entry]) -> pd.DataFrame | None:
-    rows = [{"claim": e["id"], "statement": e.get("statement"), "paper": paper_text(e.get("paper_value")),
-             "measured (Δ)": measured_text(e), "tolerance → accepted": accepted_text(e), "verdict": verdict_text(e),
-             "reason": reason_text(e)} for e in entries]
-    return pd.DataFrame(rows) if rows else None
+def _claim_row(result: ClaimResult) -> dict[str, str]:
+    """One claim as a row: paper, measured (Δ), the accepted interval, the verdict and its reason."""
+    return {"claim": result.claim.id, "statement": result.claim.statement, "paper": paper_text(result.claim.paper_value),
+            "measured (Δ)": measured_text(result), "tolerance → accepted": accepted_text(result),
+            "verdict": verdict_text(result), "reason": reason_text(result)}
 
 
-def table1(document: dict[str, Any]) -> list[Section]:
+def _claim_rows(results: list[ClaimResult]) -> pd.DataFrame | None:
+    return pd.DataFrame([_claim_row(result) for result in results]) if results else None
+
+
+def table1(run: RunResults) -> list[Section]:
     """Table 1 (GLUE dev, one row per task and the macro score), then the retention claims."""
-    cells = {(e.get("task"), e.get("model")): e for e in _family(document, "glue")}
-    cells |= {("score", e.get("model")): e for e in _family(document, "macro")}
-    elmo = _reference(document, "reference.elmo.table1")
+    cells = {(r.claim.task, r.claim.model): r for r in run.family("glue")}
+    cells |= {("score", r.claim.model): r for r in run.family("macro")}
+    elmo = run.reference("reference.elmo.table1")
     rows = []
-    for task in (*GLUE_ORDER, "score"):
+    for task, task_name in glue_rows():
         pair = [cells.get((task, model)) for model in ("bert", "distilbert")]
-        metrics = sorted({str(entry.get("metric")) for entry in pair if entry})
-        row = {"task": TASK_NAMES.get(task, "Score"), "metric": " / ".join(metrics) or "–", "ELMo (reported)": fmt(elmo.get(task))}
-        for model, entry in zip(("bert", "distilbert"), pair, strict=True):
-            row |= _cells(entry, MODEL_LABELS[model])
+        metrics = sorted({str(result.claim.metric) for result in pair if result})
+        row = {"task": task_name, "metric": " / ".join(metrics) or "–", "ELMo (reported)": fmt(elmo.get(task))}
+        for model, result in zip(("bert", "distilbert"), pair, strict=True):
+            row |= _cells(result, MODEL_LABELS[model])
         rows.append(row)
     paragraphs = ("GLUE dev sets; the paper's BERT-base and DistilBERT figures are medians of 5 seeds. Score: the "
                   "unweighted mean of the nine tasks, WNLI included. ELMo's row is the paper's, reported by ELMo's "
                   "authors and never run here. Δ = measured - paper.",
-                  *_summaries(_family(document, "glue", "macro")))
-    retention = _family(document, "retention")
-    own = [(e["id"], (e.get("params") or {}).get("paper_own_figures_percent")) for e in retention]
-    five_seed = _reference(document, "reference.reproduction.five_seed").get("retention_percent")
+                  *_summaries(run.family("glue", "macro")))
+    retention = run.family("retention")
+    own = [(r.claim.id, r.claim.params.get("paper_own_figures_percent")) for r in retention]
+    five_seed = run.reference("reference.reproduction.five_seed").get("retention_percent")
     notes = tuple(f"{claim_id}: the paper's own figures give {value}%." for claim_id, value in own if value is not None)
     notes += (f"A published five-seed reproduction (reference, not run) retains {five_seed}%.",) if five_seed else ()
     return [Section("Table 1: GLUE dev, paper vs measured", paragraphs, pd.DataFrame(rows) if cells else None,
@@ -175,127 +162,123 @@ def table1(document: dict[str, Any]) -> list[Section]:
                     _claim_rows(retention), ("retention.png",))]
 
 
-def table2(document: dict[str, Any]) -> list[Section]:
+def table2(run: RunResults) -> list[Section]:
     """Table 2 (IMDb test accuracy, SQuAD v1.1 dev EM and F1), then the gaps the text states."""
-    downstream = _family(document, "downstream")
-    grid: dict[str, dict[str, Entry]] = {}
-    for entry in downstream:
-        if entry.get("metric") != "points_behind":
-            label = f"{TASK_NAMES.get(str(entry.get('task')), entry.get('task'))} {entry.get('metric')}"
-            grid.setdefault(label, {})[_variant(entry)] = entry
+    downstream = run.family("downstream")
+    grid: dict[str, dict[str, ClaimResult]] = {}
+    for result in downstream:
+        if result.claim.metric != "points_behind":
+            grid.setdefault(f"{result.task_name} {result.claim.metric}", {})[result.variant] = result
     variants = [v for v in MODEL_LABELS if any(v in row for row in grid.values())]
     rows = [{"cell": label} | {k: v for variant in variants for k, v in _cells(row.get(variant), MODEL_LABELS[variant]).items()}
             for label, row in grid.items()]
     paragraphs = ("IMDb: test accuracy; SQuAD v1.1: dev exact match and F1. DistilBERT (D): a second distillation step "
                   "during SQuAD fine-tuning, with a BERT fine-tuned on SQuAD as the teacher.", *_summaries(downstream))
-    gaps = [e for e in downstream if e.get("metric") == "points_behind"]
+    gaps = [r for r in downstream if r.claim.metric == "points_behind"]
     return [Section("Table 2: downstream tasks, paper vs measured", paragraphs, pd.DataFrame(rows) if rows else None),
             Section("Table 2: gaps stated in the text", ("Points behind BERT-base, as Section 4.2 states them.",),
                     _claim_rows(gaps))]
 
 
-def table3(document: dict[str, Any]) -> list[Section]:
+def table3(run: RunResults) -> list[Section]:
     """Table 3 (parameters and CPU inference time per model), then the size reduction and speed claims."""
-    sizes = {e.get("model"): e for e in _family(document, "size") if e.get("metric") == "parameters_millions"}
-    speed = _family(document, "speed")
-    paper_seconds = next(((e.get("params") or {}).get("paper_seconds") for e in speed
-                          if (e.get("params") or {}).get("paper_seconds")), {}) or {}
-    elmo = _reference(document, "reference.elmo.table3")
+    sizes = {r.claim.model: r for r in run.family("size") if r.claim.metric == "parameters_millions"}
+    speed = run.family("speed")
+    paper_seconds = next((r.claim.params["paper_seconds"] for r in speed
+                          if isinstance(r.claim.params.get("paper_seconds"), dict)), {})
+    elmo = run.reference("reference.elmo.table3")
     rows = []
     for model, label in (("elmo", "ELMo (reported)"), ("bert", "BERT-base"), ("distilbert", "DistilBERT")):
-        entry = sizes.get(model)
+        result = sizes.get(model)
         if model == "elmo":
-            paper_parameters, seconds = elmo.get("parameters_millions"), paper_seconds.get(model, elmo.get("inference_seconds"))
+            paper_parameters, seconds = elmo.get("parameters_millions"), elmo.get("inference_seconds")
         else:
-            paper_parameters, seconds = entry and entry.get("paper_value"), paper_seconds.get(model)
-        row = {"model": label, "parameters paper (M)": fmt(paper_parameters), "parameters measured (Δ)": measured_text(entry),
-               "parameters verdict": verdict_text(entry), "inference paper (s)": fmt(seconds)}
-        for claim in speed:
-            if seconds_of(claim) or (claim.get("params") or {}).get("paper_seconds"):
-                row[f"measured (s), {claim['id']}"] = fmt(seconds_of(claim).get(model))
+            paper_parameters, seconds = result and result.claim.paper_value, paper_seconds.get(model)
+        row = {"model": label, "parameters paper (M)": fmt(paper_parameters), "parameters measured (Δ)": measured_text(result),
+               "parameters verdict": verdict_text(result), "inference paper (s)": fmt(seconds)}
+        for result in speed:
+            if result.seconds or result.claim.params.get("paper_seconds"):
+                row[f"measured (s), {result.claim.id}"] = fmt(result.seconds.get(model))
         rows.append(row)
-    hardware = sorted({str((e.get("params") or {}).get("paper_hardware")) for e in speed if (e.get("params") or {}).get("paper_hardware")})
+    hardware = sorted({str(r.claim.params["paper_hardware"]) for r in speed if r.claim.params.get("paper_hardware")})
     paragraphs = ("Parameters: the bare encoders, counted exactly from the architectures. Inference: one pass over the "
                   "STS-B dev set, batch size 1; the paper timed on " + ("; ".join(hardware) or "an unstated CPU")
-                  + f", this run on {document.get('environment', {}).get('cpu', 'an unrecorded machine')}: compare the "
+                  + f", this run on {run.environment.get('cpu', 'an unrecorded machine')}: compare the "
                   "speedups, not the seconds.",)
-    others = [e for e in _family(document, "size") if e.get("metric") != "parameters_millions"] + speed
+    others = [r for r in run.family("size") if r.claim.metric != "parameters_millions"] + speed
     return [Section("Table 3: size and inference speed, paper vs measured", paragraphs, pd.DataFrame(rows), ("size.png",)),
             Section("Table 3: size reduction and speedup", ("The headline ratios: '40% smaller', '60% faster'.",
-                                                             *_summaries(_family(document, "size") + speed)),
+                                                             *_summaries(run.family("size") + speed)),
                     _claim_rows(others), ("speedup.png", *filter(None, map(speed_figure_name, speed))))]
 
 
-def references_section(document: dict[str, Any]) -> Section:
-    rows = [{"reference": r.get("id"), "source": r.get("source"), "model": r.get("model"), "note": r.get("note"),
-             "values": ", ".join(f"{k} {fmt(v)}" for k, v in (r.get("values") or {}).items())}
-            for r in document.get("references", []) if isinstance(r, dict)]
+def references_section(run: RunResults) -> Section:
+    rows = [{"reference": r.id, "source": r.source, "model": r.model, "note": r.note,
+             "values": ", ".join(f"{k} {fmt(v)}" for k, v in r.values.items())} for r in run.references]
     return Section("References (reported by others, never run here)", (), pd.DataFrame(rows) if rows else None)
 
 
-def all_claims_section(document: dict[str, Any]) -> Section:
-    rows = [{"claim": e["id"], "family": e.get("family"), "metric": e.get("metric"), "paper": paper_text(e.get("paper_value")),
-             "measured (Δ)": measured_text(e), "tolerance → accepted": accepted_text(e), "verdict": verdict_text(e),
-             "reason": reason_text(e)} for e in document["claims"]]
+def all_claims_section(run: RunResults) -> Section:
+    rows = [{"claim": r.claim.id, "family": r.claim.family, "metric": r.claim.metric}
+            | {k: v for k, v in _claim_row(r).items() if k not in ("claim", "statement")} for r in run.claims]
     return Section("Every claim", ("One row per claim of the registry, in registry order. Skipped claims give their "
                                    "reason; a known discrepancy of the paper is a strict xfail.",), pd.DataFrame(rows))
 
 
-def arithmetic_section(document: dict[str, Any]) -> Section:
-    claims = [e for e in document["claims"] if e.get("family") == "paper_arithmetic"]
-    rows = [{"claim": e["id"], "statement": e.get("statement"), "paper": paper_text(e.get("paper_value")),
-             "recomputed (Δ)": measured_text(e), "verdict": verdict_text(e), "note": reason_text(e)} for e in claims]
-    notes = tuple(f"{e['id']}: {e['notes']}" for e in document["claims"] if e.get("notes"))
+def arithmetic_section(run: RunResults) -> Section:
+    rows = [{"claim": r.claim.id, "statement": r.claim.statement, "paper": paper_text(r.claim.paper_value),
+             "recomputed (Δ)": measured_text(r), "verdict": verdict_text(r), "note": reason_text(r)}
+            for r in run.family("paper_arithmetic")]
+    notes = tuple(f"{r.claim.id}: {r.claim.notes}" for r in run.claims if r.claim.notes)
     return Section("The paper's own inconsistencies",
                    ("The paper's figures recomputed from its other figures (no model involved).",) + notes,
                    pd.DataFrame(rows) if rows else None)
 
 
-def out_of_scope_section(document: dict[str, Any]) -> Section:
-    rows = [{"claim": e["id"], "statement": e.get("statement"), "paper": paper_text(e.get("paper_value")) + f" {e.get('unit', '')}",
-             "why it is not measured": e.get("out_of_scope")} for e in document["claims"] if e.get("out_of_scope")]
-    return Section("Out of scope", ("Claims listed, never measured here, with the reason.",), pd.DataFrame(rows) if rows else None)
+def out_of_scope_section(run: RunResults) -> Section:
+    rows = [{"claim": r.claim.id, "statement": r.claim.statement,
+             "paper": f"{paper_text(r.claim.paper_value)} {r.claim.unit}", "why it is not measured": r.claim.out_of_scope}
+            for r in run.claims if r.claim.out_of_scope]
+    return Section("Out of scope", ("Claims listed, never measured here, with the reason.",),
+                   pd.DataFrame(rows) if rows else None)
 
 
-def metrics_section(document: dict[str, Any]) -> Section:
-    used = sorted({str(e.get("metric")) for e in document["claims"]})
+def metrics_section(run: RunResults) -> Section:
+    used = sorted({str(r.claim.metric) for r in run.claims})
     rows = [{"metric": m, "what it measures": METRICS.get(m, "(not in this harness's list)")} for m in used]
     return Section("Metrics", ("The metric of each cell; each claim's reason for its metric is in its full record.",),
                    pd.DataFrame(rows))
 
 
-def environment_section(document: dict[str, Any]) -> Section:
-    environment = dict(document.get("environment", {}))
+def environment_section(run: RunResults) -> Section:
+    environment = dict(run.environment)
     libraries = environment.pop("libraries", {}) or {}
     gpus = environment.pop("gpus", []) or []
     rows = [{"key": k, "value": json.dumps(v) if isinstance(v, (dict, list)) else str(v)} for k, v in environment.items()]
     rows.append({"key": "gpus", "value": "; ".join(f"{g.get('name')} ({g.get('memory_gib')} GiB)" for g in gpus
                                                    if isinstance(g, dict)) or "none"})
     rows += [{"key": f"library {name}", "value": str(version)} for name, version in libraries.items()]
-    rows += [{"key": f"option {name}", "value": str(value)} for name, value in document.get("options", {}).items()]
+    rows += [{"key": f"option {name}", "value": str(value)} for name, value in run.options.items()]
     return Section("Environment", ("Hardware, library versions, git commit and the options of the run.",), pd.DataFrame(rows))
 
 
-def sections(document: dict[str, Any]) -> list[Section]:
+def sections(run: RunResults) -> list[Section]:
     """Every section of the report, in order."""
-    return [summary_section(document), *table1(document), *table2(document), *table3(document),
-            arithmetic_section(document), out_of_scope_section(document), references_section(document),
-            all_claims_section(document), metrics_section(document), environment_section(document)]
+    return [summary_section(run), *table1(run), *table2(run), *table3(run), arithmetic_section(run),
+            out_of_scope_section(run), references_section(run), all_claims_section(run), metrics_section(run),
+            environment_section(run)]
 
 
-def claim_record(entry: Entry) -> list[tuple[str, str]]:
+def claim_record(result: ClaimResult) -> list[tuple[str, str]]:
     """One claim in full, as (label, text) pairs."""
-    return [("statement", str(entry.get("statement"))), ("source", str(entry.get("source"))),
-            ("metric", f"{entry.get('metric')}: {entry.get('metric_reason', '')}"),
-            ("tolerance", accepted_text(entry) + (f": {entry['tolerance_reason']}" if entry.get("tolerance_reason") else "")),
-            ("verdict", f"{entry.get('verdict')}: {entry.get('message', '')}"),
-            ("details", details_text(entry.get("details")))]
+    claim, verdict = result.claim, result.verdict
+    return [("statement", claim.statement), ("source", claim.source), ("metric", f"{claim.metric}: {claim.metric_reason}"),
+            ("tolerance", accepted_text(result) + (f": {claim.tolerance_reason}" if claim.tolerance_reason else "")),
+            ("verdict", f"{verdict.status.value}: {verdict.message}"), ("details", details_text(result.details))]
 
 
-def details_text(details: Any) -> str:
+def details_text(details: dict[str, Any]) -> str:
     """A claim's details, one top-level key a line with its value as compact JSON (long timing lists stay one line)."""
-    if not isinstance(details, dict) or not details:
+    if not details:
         return "(none)"
     return "\n".join(f"{key}: {json.dumps(value, sort_keys=True, default=str)}" for key, value in sorted(details.items()))
-
-

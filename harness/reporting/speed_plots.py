@@ -3,30 +3,43 @@
 cpu_figure: the speedup of every interleaved chunk along the pass, against the paper's 1.63 and the
 claim's threshold, and each model's cumulative time (drift shows as a bend, hitting both alike).
 grid_figure: the speedup of every GPU cell (batch size x sequence length) and each model's throughput.
-The report's overview plot (harness.plots.speedup) shows the claims side by side; these show one
-claim's inside. This module only draws.
+`figure_name` says which speed claims have such a figure (speed_<claim id>.png), `render_all` draws
+them. The report's overview plot (harness.reporting.plots.speedup) shows the claims side by side; these
+show one claim's inside. This module only draws.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
+import math
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, never a window
-import matplotlib.pyplot as plt  # noqa: E402
-
-COLOURS = {"bert": "#1f77b4", "distilbert": "#ff7f0e"}
-LABELS = {"bert": "BERT-base", "distilbert": "DistilBERT"}
+from harness.reporting.plots import COLOURS, plt, png  # pyplot as plots set it up: files only (Agg)
+from harness.reporting.results import ClaimResult, RunResults
+from harness.spec.registry import MODEL_LABELS
 
 
-def _png(fig: Any) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+def figure_name(result: ClaimResult) -> str | None:
+    """speed_<claim id>.png for a speed claim whose details hold its timings, else None."""
+    if result.claim.family != "speed":
+        return None
+    chunks = result.details.get("chunk_seconds")
+    cpu = isinstance(chunks, dict) and all(isinstance(chunks.get(role), list) and chunks[role] for role in ("bert", "distilbert"))
+    cells = result.details.get("cells")
+    grid = isinstance(cells, list) and any(isinstance(c, dict) and c.get("speedup") is not None for c in cells)
+    return f"speed_{result.claim.id}.png" if cpu or grid else None
+
+
+def render_all(run: RunResults) -> dict[str, bytes]:
+    """Each timed speed claim's own figure, keyed by its file name: per-chunk speedups on CPU, or the GPU grid."""
+    figures = {}
+    for result in run.family("speed"):
+        name = figure_name(result)
+        if name is not None:
+            draw = cpu_figure if "chunk_seconds" in result.details else grid_figure
+            low = (result.verdict.tolerance_interval or (-math.inf,))[0]
+            figures[name] = draw(result.details, result.verdict.paper_value, low if math.isfinite(low) else None)
+    return figures
 
 
 def _reference_lines(ax: Any, paper: float | None, threshold: float | None, measured: float | None) -> None:
@@ -54,7 +67,7 @@ def cpu_figure(details: dict[str, Any], paper: float | None = None, threshold: f
     ax = axes[1]
     for role, times in chunk_seconds.items():
         ax.plot(range(1, len(times) + 1), list(itertools.accumulate(times)), color=COLOURS.get(role),
-                label=f"{LABELS.get(role, role)}: {sum(times):.1f} s")
+                label=f"{MODEL_LABELS.get(role, role)}: {sum(times):.1f} s")
     ax.set_xlabel("chunks done")
     ax.set_ylabel("cumulative seconds")
     inputs = details.get("inputs", {})
@@ -62,7 +75,7 @@ def cpu_figure(details: dict[str, Any], paper: float | None = None, threshold: f
                  f"({inputs.get('source', '?')} inputs)", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return png(fig)
 
 
 def grid_figure(details: dict[str, Any], paper: float | None = None, threshold: float | None = None) -> bytes:
@@ -81,10 +94,10 @@ def grid_figure(details: dict[str, Any], paper: float | None = None, threshold: 
     width = 0.4
     for offset, role in ((-width / 2, "bert"), (width / 2, "distilbert")):
         ax.bar([x + offset for x in range(len(cells))], [c["sequences_per_second"][role] for c in cells], width,
-               color=COLOURS[role], label=LABELS[role])
+               color=COLOURS[role], label=MODEL_LABELS[role])
     ax.set_yscale("log")
     ax.set_xticks(range(len(cells)), labels, fontsize=8)
     ax.set_ylabel("sequences per second")
     ax.set_title("Throughput (b = batch size, s = sequence length)", fontsize=10)
     ax.legend(fontsize=8)
-    return _png(fig)
+    return png(fig)

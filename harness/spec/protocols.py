@@ -1,7 +1,8 @@
 """Fine-tuning protocols (harness/protocols.yaml): the hyperparameters of a job, as data, with their sources.
 
-`get(name)` returns a Protocol; `protocol.for_task(task)` the Settings one job uses (the protocol's
-values with the task's overrides). Every value must name where it comes from; an unknown protocol,
+`get(name)` returns a Protocol; `protocol.for_task(spec)` the Settings one job uses (the protocol's
+values with the task's overrides, and the task's own max_length / doc_stride where the protocol leaves
+them null: harness/spec/tasks.yaml is their one home). Every value must name where it comes from; an unknown protocol,
 setting or task is a ClaimsError with "did you mean". This module only reads and checks; the job that
 uses the settings is harness.finetune.
 """
@@ -13,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.errors import ClaimsError, did_you_mean
+from harness.files import read_yaml
+from harness.spec.tasks import TaskSpec, task_names
 
 SCHEMA_VERSION = 1
 DEFAULT_PROTOCOLS = Path(__file__).resolve().parent / "protocols.yaml"
@@ -76,13 +77,13 @@ class Protocol:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     task_sources: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def for_task(self, task: str) -> Settings:
-        """The settings a job on `task` uses: the protocol's values, then the task's overrides."""
-        return Settings(**{**self.settings, **self.tasks.get(task, {})})
-
-    def sources_for_task(self, task: str) -> dict[str, str]:
-        """Where each value of for_task(task) comes from."""
-        return {**self.sources, **self.task_sources.get(task, {})}
+    def for_task(self, spec: TaskSpec) -> Settings:
+        """The settings a job on the task uses: the protocol's values, the task's overrides, then the task's
+        own max_length and doc_stride for what is still null."""
+        values = {**self.settings, **self.tasks.get(spec.name, {})}
+        values["max_length"] = values["max_length"] or spec.max_length
+        values["doc_stride"] = values["doc_stride"] or spec.doc_stride
+        return Settings(**values)
 
 
 
@@ -110,17 +111,11 @@ def _check_values(where: str, values: Any, sources: Any, complete: bool) -> tupl
 def load(path: str | Path = DEFAULT_PROTOCOLS) -> dict[str, Protocol]:
     """Read and validate the protocols file: {name: Protocol}."""
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ClaimsError(f"protocols file not found: {path}", "restore harness/protocols.yaml") from None
-    except yaml.YAMLError as error:
-        raise ClaimsError(f"{path} is not valid YAML: {error}", "fix the YAML syntax at the line shown") from None
+    document = read_yaml(path, "protocols file", "restore harness/spec/protocols.yaml")
     if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
-        raise ClaimsError(f"{path}: expected schema_version {SCHEMA_VERSION} and a 'protocols' mapping", "see harness/protocols.yaml")
-    from harness.spec.tasks import task_names
-
-    known_tasks = list(task_names())
+        raise ClaimsError(f"{path}: expected schema_version {SCHEMA_VERSION} and a 'protocols' mapping",
+                          "see harness/spec/protocols.yaml")
+    known_tasks = task_names()
     protocols = {}
     for name, raw in (document.get("protocols") or {}).items():
         where = f"{path}, protocol {name!r}"

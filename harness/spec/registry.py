@@ -1,22 +1,24 @@
 """Load and validate the claim registry (claims/registry.yaml): every claim of the paper as a row.
 
-A row holds the paper's wording, where it is stated, the paper's value, the metric, the tolerance
-and the reasons for each. The claim tests are parametrized over the rows (see harness.plugin), so
-adding a claim is adding a row. This module only reads and checks; judging is harness.verdict's job.
+A row (the paper's wording and source, value, metric, tolerance and the reasons for each) is merged
+from its family's `defaults`, the template it `include`s (lm-evaluation-harness style) and its own
+fields; a cell of Table 1 or 2 takes its metric from its task (tasks.yaml); `params` are checked per
+family (PARAMS). The claim tests are parametrized over the rows (harness.plugin). This module only
+reads and checks; judging is harness.judge.verdict's job.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, Literal, NoReturn, get_args, get_origin
 
 from harness.errors import ClaimsError, did_you_mean
+from harness.files import read_yaml
 from harness.paths import CLAIMS_DIR
-from harness.spec.tasks import task_names
+from harness.spec.tasks import get_task, glue_task_names, task_names
 
 SCHEMA_VERSION = 1
 DEFAULT_REGISTRY = CLAIMS_DIR / "registry.yaml"
@@ -46,7 +48,32 @@ METRICS = {
     "ratio_percent": "100 * a / b of the paper's own figures",
     "not_measured": "no measurement here: the claim is out of scope",
 }
-_REQUIRED = ("id", "version", "family", "statement", "source", "metric", "metric_reason", "marker")
+# Families whose rows with a task are cells of the paper's tables: their metric is the task's paper metric.
+CELL_FAMILIES = ("glue", "downstream")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One key of a family's params: its type (a typing form), whether a row must give it, its value when absent."""
+
+    kind: Any
+    required: bool = False
+    default: Any = None
+
+
+_GLUE_TASK = Literal[tuple(glue_task_names())]
+# The params each family's harness code reads; any other key is an error naming the row and the key.
+PARAMS: dict[str, dict[str, Param]] = {
+    "size": {}, "glue": {}, "out_of_scope": {},
+    "speed": {"device": Param(Literal["cpu", "cuda"]), "pairs": Param(int), "paper_seconds": Param(dict[str, float]),
+              "paper_hardware": Param(str), "dtype": Param(Literal["float32", "bfloat16"]),
+              "batch_sizes": Param(list[int]), "seq_lengths": Param(list[int]), "rounds": Param(int)},
+    "macro": {"exclude": Param(list[_GLUE_TASK], default=[])},
+    "retention": {"exclude": Param(list[_GLUE_TASK], default=[]), "paper_own_figures_percent": Param(float)},
+    "downstream": {"distillation": Param(bool), "metric_of_gap": Param(Literal[tuple(METRICS)])},
+    "paper_arithmetic": {"operation": Param(Literal["mean", "ratio_percent"], required=True), "operands": Param(list[str]),
+                         "values": Param(list[float]), "substitute": Param(dict[str, float])},
+}
 
 
 @dataclass(frozen=True)
@@ -81,7 +108,7 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class Claim:
-    """One row of the registry."""
+    """One row of the registry, merged from its family's defaults, its template and its own fields."""
 
     id: str
     version: int
@@ -123,82 +150,169 @@ class Registry:
         raise ClaimsError(f"no claim {claim_id!r} in {self.path}", did_you_mean(claim_id, [c.id for c in self.claims]))
 
 
+# The type of every field a row may hold (a typing form; Tolerance: a {kind, value} mapping).
+_FIELDS: dict[str, Any] = {
+    "id": str, "version": int, "family": Literal[FAMILIES], "statement": str, "source": str,
+    "metric": Literal[tuple(METRICS)], "metric_reason": str, "marker": Literal[MARKERS], "paper_value": float,
+    "unit": str, "model": Literal[MODELS], "task": Literal[tuple(task_names())], "tolerance": Tolerance,
+    "noise_band": Tolerance, "tolerance_reason": str, "known_discrepancy": str, "out_of_scope": str, "notes": str,
+    "params": dict[str, Any],
+}
+_KIND = Literal[TOLERANCE_KINDS]
+_REQUIRED = ("id", "version", "family", "statement", "source", "metric", "metric_reason", "marker")
+_BLOCK_FIELDS = tuple(name for name in _FIELDS if name not in ("id", "family"))  # what defaults and templates may set
 
-class _Row:
-    """Field access on one raw row, with errors that name the file, the row and the field."""
 
-    def __init__(self, path: Path, index: int, raw: Any):
-        self.path, self.index = path, index
+def _problem(value: Any, kind: Any) -> str | None:
+    """Why `value` is not of `kind` (a type, Literal, list[...] or dict[..., ...]), or None when it is."""
+    origin, args = get_origin(kind), get_args(kind)
+    if origin is Literal:
+        return None if value in args else f"unknown value {value!r}; {did_you_mean(str(value), args)}"
+    if kind is Any:
+        return None
+    if origin in (list, dict):
+        if not isinstance(value, origin):
+            return f"expected {str(kind).replace('typing.', '')}, got {type(value).__name__} {value!r}"
+        pairs = [(v, args[0]) for v in value] if origin is list else \
+            [pair for k, v in value.items() for pair in ((k, args[0]), (v, args[1]))]
+        return next((problem for v, k in pairs if (problem := _problem(v, k))), None)
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, (int, float) if kind is float else kind):
+        return f"expected {kind.__name__}, got {type(value).__name__} {value!r}"
+    return None
+
+
+class _Block:
+    """One mapping of the file (a row, a family's defaults, a template): its fields checked, errors naming it."""
+
+    def __init__(self, path: Path, label: str, raw: Any, allowed: tuple[str, ...]):
+        self.path, self.label = path, label
+        self.raw: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if not isinstance(raw, dict):
             self.fail("", f"expected a mapping of fields, got {type(raw).__name__}")
-        self.raw = raw
+        for name in self.raw:
+            if name not in allowed:
+                self.fail(str(name), f"unknown field; {did_you_mean(str(name), allowed)}")
+        self.values = {name: self._value(name) for name in _FIELDS if self.raw.get(name) is not None}
 
-    def fail(self, name: str, problem: str) -> None:
-        ident = self.raw.get("id") if isinstance(getattr(self, "raw", None), dict) else None
-        where = f"{self.path}, claim #{self.index + 1}" + (f" (id {ident!r})" if ident else "")
-        field_text = f", field {name!r}" if name else ""
-        raise ClaimsError(f"{where}{field_text}: {problem}", "correct that row of the registry (see its header for the schema)")
+    def fail(self, name: str, problem: str) -> NoReturn:
+        ident = self.raw.get("id")
+        where = f"{self.path}, {self.label}" + (f" (id {ident!r})" if isinstance(ident, str) else "")
+        raise ClaimsError(f"{where}{f', field {name!r}' if name else ''}: {problem}",
+                          f"correct {self.label} of the registry (see its header for the schema)")
 
-    def get(self, name: str, kind: type | tuple[type, ...], required: bool = False, default: Any = None) -> Any:
-        if name not in self.raw or self.raw[name] is None:
-            if required:
-                self.fail(name, "missing (required)")
-            return default
-        value = self.raw[name]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-            self.fail(name, f"expected {getattr(kind, '__name__', kind)}, got {type(value).__name__} {value!r}")
-        return value
+    def _value(self, name: str) -> Any:
+        value, kind = self.raw[name], _FIELDS[name]
+        if kind is Tolerance:
+            return self._tolerance(name, value)
+        if problem := _problem(value, kind):
+            self.fail(name, problem)
+        return float(value) if kind is float else value
 
-    def choice(self, name: str, allowed: tuple[str, ...] | dict, required: bool = True) -> str | None:
-        value = self.get(name, str, required=required)
-        if value is not None and value not in allowed:
-            self.fail(name, f"unknown value {value!r}; {did_you_mean(value, list(allowed))}")
-        return value
-
-    def tolerance(self, name: str) -> Tolerance | None:
-        raw = self.get(name, dict)
-        if raw is None:
-            return None
-        kind = raw.get("kind")
-        if kind not in TOLERANCE_KINDS:
-            self.fail(f"{name}.kind", f"unknown value {kind!r}; expected one of {', '.join(TOLERANCE_KINDS)}")
-        value = raw.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    def _tolerance(self, name: str, raw: Any) -> Tolerance:
+        if problem := _problem(raw, dict[str, Any]):
+            self.fail(name, problem)
+        if problem := _problem(raw.get("kind"), _KIND):
+            self.fail(f"{name}.kind", problem)
+        if _problem(value := raw.get("value"), float) or value < 0:
             self.fail(f"{name}.value", f"expected a non-negative number, got {value!r}")
-        return Tolerance(kind, float(value))
+        return Tolerance(raw["kind"], float(value))
 
 
-def parse_claim(path: Path, index: int, raw: Any) -> Claim:
-    """Validate one raw row and build its Claim; every problem names the row and the field."""
-    row = _Row(path, index, raw)
-    unknown = set(row.raw) - {f.name for f in Claim.__dataclass_fields__.values()}
-    if unknown:
-        row.fail(sorted(unknown)[0], f"unknown field; known fields: {', '.join(Claim.__dataclass_fields__)}")
+@dataclass(frozen=True)
+class _Shared:
+    """The registry's shared blocks: each family's defaults and the named templates rows include."""
+
+    defaults: dict[str, _Block] = field(default_factory=dict)
+    templates: dict[str, _Block] = field(default_factory=dict)
+
+    def layers(self, block: _Block) -> list[_Block]:
+        """What a block is merged from, first to last: its family's defaults, its chain of templates, itself."""
+        chain, seen = [block], set()
+        while (name := chain[-1].raw.get("include")) is not None:
+            if not isinstance(name, str) or name not in self.templates:
+                chain[-1].fail("include", f"unknown template {name!r}; {did_you_mean(str(name), self.templates)}")
+            if name in seen:
+                chain[-1].fail("include", f"template {name!r} includes itself")
+            seen.add(name)
+            chain.append(self.templates[name])
+        family = self.defaults.get(block.raw.get("family"))
+        return ([family] if family else []) + chain[::-1]
+
+
+def _shared(path: Path, document: dict[str, Any]) -> _Shared:
+    """Parse and check the `defaults` and `templates` blocks; an error names the block."""
+    blocks = {key: document.get(key) or {} for key in ("defaults", "templates")}
+    if not all(isinstance(block, dict) for block in blocks.values()):
+        raise ClaimsError(f"{path}: 'defaults' and 'templates' must map names to fields", "see claims/registry.yaml's header")
+    defaults = {family: _Block(path, f"defaults {family!r}", raw, _BLOCK_FIELDS) for family, raw in blocks["defaults"].items()}
+    for family, block in defaults.items():
+        if family not in FAMILIES:
+            block.fail("", f"unknown family; {did_you_mean(str(family), FAMILIES)}")
+    templates = {name: _Block(path, f"template {name!r}", raw, (*_BLOCK_FIELDS, "include"))
+                 for name, raw in blocks["templates"].items()}
+    shared = _Shared(defaults, templates)
+    for template in templates.values():
+        shared.layers(template)  # an unknown or circular include names the template
+    return shared
+
+
+def _take_task_metric(row: _Block, merged: dict[str, Any]) -> None:
+    """A cell's metric is its task's paper metric (tasks.yaml); a metric the row names must be one of them."""
+    family, task, metric = merged.get("family"), merged.get("task"), merged.get("metric")
+    if family not in CELL_FAMILIES or task is None or family == "downstream" and metric == "points_behind":
+        return
+    spec = get_task(task)
+    if metric is None:
+        merged["metric"] = spec.paper_metric
+        merged.setdefault("metric_reason", spec.paper_metric_reason or None)
+    elif metric not in spec.paper_metrics:
+        row.fail("metric", f"{metric!r} fills no cell of task {task!r}: its paper metrics are "
+                           f"{', '.join(spec.paper_metrics)} (leave metric out to take {spec.paper_metric!r})")
+
+
+def _params(claim: _Block, layers: list[_Block]) -> dict[str, Any]:
+    """The merged params, checked against the family's PARAMS; an error names the block that set the key."""
+    family = claim.values["family"]
+    schema, params = PARAMS[family], dict(claim.values.get("params", {}))
+    for key, value in params.items():
+        origin = next(layer for layer in reversed(layers) if key in (layer.raw.get("params") or {}))
+        if key not in schema:
+            known = f"{family} rows read {did_you_mean(str(key), schema)}" if schema else f"{family} rows read no params"
+            origin.fail(f"params.{key}", f"unknown key; {known}")
+        if problem := _problem(value, schema[key].kind):
+            origin.fail(f"params.{key}", problem)
+    for key, param in ((k, p) for k, p in schema.items() if k not in params):
+        if param.required:
+            claim.fail(f"params.{key}", "missing (required)")
+        if param.default is not None:
+            params[key] = copy.deepcopy(param.default)
+    return params
+
+
+def _statement(claim: _Block) -> str:
+    """The row's statement, a template filled with {model}, {task} and {paper_value} where it has them."""
+    text, values = claim.values["statement"], claim.values
+    fill = {"model": MODEL_LABELS.get(values.get("model")), "paper_value": values.get("paper_value"),
+            "task": get_task(values["task"]).display_name if values.get("task") else None}
+    try:
+        return text.format_map({k: v for k, v in fill.items() if v is not None}) if "{" in text else text
+    except (KeyError, ValueError, IndexError, TypeError) as error:
+        claim.fail("statement", f"cannot fill {text!r} ({error!r}): a statement may use {{model}}, {{task}}, {{paper_value}}")
+
+
+def parse_claim(path: Path, index: int, raw: Any, shared: _Shared | None = None) -> Claim:
+    """Validate one raw row merged with its defaults and template, and build its Claim; errors name the row."""
+    row = _Block(path, f"claim #{index + 1}", raw, (*_FIELDS, "include"))
+    layers = (shared or _Shared()).layers(row)
+    # A later layer replaces a field whole; params merge key by key.
+    merged = {name: value for layer in layers for name, value in layer.raw.items() if name != "include"}
+    merged["params"] = {key: value for layer in layers for key, value in (layer.raw.get("params") or {}).items()}
+    _take_task_metric(row, merged)
+    claim_block = _Block(path, row.label, merged, tuple(_FIELDS))
     for name in _REQUIRED:
-        row.get(name, object, required=True)
-    claim = Claim(
-        id=row.get("id", str, required=True),
-        version=row.get("version", int, required=True),
-        family=row.choice("family", FAMILIES),
-        statement=row.get("statement", str, required=True),
-        source=row.get("source", str, required=True),
-        metric=row.choice("metric", METRICS),
-        metric_reason=row.get("metric_reason", str, required=True),
-        marker=row.choice("marker", MARKERS),
-        paper_value=row.get("paper_value", float),
-        unit=row.get("unit", str, default=""),
-        model=row.choice("model", MODELS, required=False),
-        task=row.choice("task", tuple(task_names()), required=False),
-        tolerance=row.tolerance("tolerance"),
-        noise_band=row.tolerance("noise_band"),
-        tolerance_reason=row.get("tolerance_reason", str, default=""),
-        known_discrepancy=row.get("known_discrepancy", str),
-        out_of_scope=row.get("out_of_scope", str),
-        notes=row.get("notes", str, default=""),
-        params=row.get("params", dict, default={}),
-    )
+        if name not in claim_block.values:
+            claim_block.fail(name, "missing (required)")
+    claim = Claim(**claim_block.values | {"statement": _statement(claim_block), "params": _params(claim_block, layers)})
     if claim.out_of_scope is None:
         if claim.paper_value is None:
             row.fail("paper_value", "missing: a claim in scope needs the paper's value")
@@ -210,25 +324,18 @@ def parse_claim(path: Path, index: int, raw: Any) -> Claim:
 
 
 def load(path: str | Path = DEFAULT_REGISTRY) -> Registry:
-    """Read and validate a registry file; raise ClaimsError naming the row and field of any problem."""
+    """Read and validate a registry file; raise ClaimsError naming the row (or block) and field of any problem."""
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ClaimsError(f"claim registry not found: {path}", "pass an existing file with --registry") from None
-    except yaml.YAMLError as error:
-        raise ClaimsError(f"{path} is not valid YAML: {error}", "fix the YAML syntax at the line shown") from None
+    document = read_yaml(path, "claim registry", "pass an existing registry file with --registry")
     if not isinstance(document, dict) or not isinstance(document.get("claims"), list):
         raise ClaimsError(f"{path}: expected a mapping with a 'claims' list", "see claims/registry.yaml for the layout")
     if document.get("schema_version") != SCHEMA_VERSION:
-        raise ClaimsError(
-            f"{path}: schema_version {document.get('schema_version')!r}, this harness reads {SCHEMA_VERSION}",
-            "update the registry to the current schema",
-        )
-    claims = tuple(parse_claim(path, i, raw) for i, raw in enumerate(document["claims"]))
-    seen: set[str] = set()
-    for i, claim in enumerate(claims):
-        if claim.id in seen:
-            raise ClaimsError(f"{path}, claim #{i + 1}, field 'id': duplicate id {claim.id!r}", "give every row its own id")
-        seen.add(claim.id)
+        raise ClaimsError(f"{path}: schema_version {document.get('schema_version')!r}, this harness reads {SCHEMA_VERSION}",
+                          "update the registry to the current schema")
+    shared = _shared(path, document)
+    claims = tuple(parse_claim(path, i, raw, shared) for i, raw in enumerate(document["claims"]))
+    ids = [claim.id for claim in claims]
+    for i, claim_id in enumerate(ids):
+        if claim_id in ids[:i]:
+            raise ClaimsError(f"{path}, claim #{i + 1}, field 'id': duplicate id {claim_id!r}", "give every row its own id")
     return Registry(path, document.get("paper", {}), claims, tuple(document.get("references") or ()))

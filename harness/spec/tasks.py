@@ -1,8 +1,9 @@
-"""The task specs of harness/tasks.yaml as frozen dataclasses: GLUE's nine tasks, IMDb and SQuAD v1.1.
+"""The task specs of harness/spec/tasks.yaml as frozen dataclasses: GLUE's nine tasks, IMDb and SQuAD v1.1.
 
 A TaskSpec says where a task's data lives (the Hub, and the classic local files), which columns are
 the inputs, what the labels are, which splits are evaluated, which metrics are reported and which one
-fills the paper's cell. Loaders (harness.data), preprocessing, metrics and the report all read it.
+fills the paper's cell (and why: the claim registry takes a cell's metric from here). Loaders
+(harness.data), preprocessing, metrics, the claim registry and the report all read it.
 This module only reads and checks the table; it loads no data.
 """
 
@@ -13,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.errors import ClaimsError, did_you_mean
+from harness.files import read_yaml
 
 TASKS_FILE = Path(__file__).resolve().parent / "tasks.yaml"
 KINDS = ("classification", "regression", "extractive_qa")
@@ -57,6 +57,7 @@ class TaskSpec:
     local: LocalFormat
     version: int
     display_name: str = ""  # CoLA, SST-2, ...; the task's name when the table gives none
+    paper_metric_reason: str = ""  # why paper_metric fills the cell (the registry's metric_reason for the task's rows)
     doc_stride: int | None = None
     label_range: tuple[float, float] | None = None  # regression targets (STS-B: 0 to 5)
 
@@ -75,15 +76,11 @@ class TaskSpec:
         """The split the paper's figure is measured on: the test set where the paper says so, else the first dev set."""
         return self.test_split or self.eval_splits[0]
 
-    @property
-    def is_pair(self) -> bool:
-        return len(self.text_columns) == 2
-
 
 
 def _fail(name: str, field_name: str, problem: str) -> None:
     raise ClaimsError(f"{TASKS_FILE}, task {name!r}, field {field_name!r}: {problem}",
-                      "correct that task in harness/tasks.yaml (its header lists the fields)")
+                      "correct that task in harness/spec/tasks.yaml (its header lists the fields)")
 
 
 def _parse_local(name: str, raw: Any) -> LocalFormat:
@@ -129,6 +126,7 @@ def parse_task(name: str, raw: Any) -> TaskSpec:
             local=_parse_local(name, raw.get("local")),
             version=int(raw["version"]),
             display_name=str(raw.get("display_name") or name),
+            paper_metric_reason=str(raw.get("paper_metric_reason") or ""),
             doc_stride=raw.get("doc_stride"),
             label_range=tuple(raw["label_range"]) if raw.get("label_range") else None,
         )
@@ -155,9 +153,9 @@ def parse_task(name: str, raw: Any) -> TaskSpec:
 @functools.lru_cache(maxsize=4)
 def load_tasks(path: Path = TASKS_FILE) -> dict[str, TaskSpec]:
     """Every task of the table, by name."""
-    document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    document = read_yaml(path, "task table", "restore harness/spec/tasks.yaml")
     if not isinstance(document, dict) or not isinstance(document.get("tasks"), dict):
-        raise ClaimsError(f"{path}: expected a mapping with a 'tasks' mapping", "see harness/tasks.yaml for the layout")
+        raise ClaimsError(f"{path}: expected a mapping with a 'tasks' mapping", "see harness/spec/tasks.yaml for the layout")
     return {name: parse_task(name, raw) for name, raw in document["tasks"].items()}
 
 
@@ -167,7 +165,7 @@ def task_names() -> list[str]:
 
 
 def glue_task_names() -> list[str]:
-    """The nine tasks of Table 1, counted in its macro score."""
+    """The nine tasks of Table 1, in its order, counted in its macro score (the one GLUE task list)."""
     return [name for name, spec in load_tasks().items() if spec.in_glue_macro]
 
 

@@ -1,0 +1,203 @@
+"""One job's training and scoring on transformers' Trainer: the part of a fine-tuning job that costs GPU time.
+
+`fine_tune(job, key, cache, teacher_dir)` loads the job's pretrained checkpoint with a fresh head, its
+tokenizer and the splits its Sources name, fine-tunes with the job's Settings (Trainer does the loop,
+the progress bars and the checkpoints every save_steps; an interrupted run resumes from the last
+one), scores every evaluation split with the task's metrics (harness.measure.metrics), and stores the
+result in the cache. GLUE and IMDb are sequence classification, STS-B a one-output regression, SQuAD
+extractive QA with run_qa's windows and post-processing (harness.data.preprocess); DistilBERT (D) adds
+the distillation loss against a fine-tuned teacher (harness.measure.distill). On a GPU the job trains
+in bf16 and pads every batch to a multiple of 8. Deciding whether to train at all is
+harness.measure.finetune's job, not this module's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.data import preprocess
+from harness.data.loading import load
+from harness.errors import ClaimsError, MissingInput
+from harness.measure import metrics
+from harness.measure.cache import JobKey, ResultCache
+from harness.measure.finetune import Job
+from harness.measure.models import accepted_inputs
+from harness.spec.protocols import Settings
+from harness.spec.tasks import TaskSpec
+
+LOG = logging.getLogger(__name__)
+
+
+def load_tokenizer(checkpoint: str | Path) -> Any:
+    """The checkpoint's own tokenizer; a MissingInput naming the fix when its files are not there."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(checkpoint))
+    except (OSError, ValueError) as error:
+        raise MissingInput(f"cannot load the tokenizer of {checkpoint!r} ({str(error).splitlines()[0]})",
+                           "save the tokenizer beside the weights (tokenizer.save_pretrained(folder))") from None
+
+
+def _first(dataset: Any, count: int | None) -> Any:
+    return dataset.select(range(min(count, len(dataset)))) if count else dataset
+
+
+def _model_columns(features: Any, model: Any, extra: tuple[str, ...] = ()) -> Any:
+    """Only the columns the model's forward takes (plus extra), so collation never sees strings or offsets."""
+    keep = accepted_inputs(model) | set(extra)
+    return features.select_columns([c for c in features.column_names if c in keep])
+
+
+def training_arguments(job: Job, output_dir: Path, distilling: bool = False) -> Any:
+    """TrainingArguments from the job's settings: Trainer's checkpoints every save_steps, the last one kept."""
+    from transformers import TrainingArguments
+
+    s = job.settings
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=s.train_batch_size,
+        per_device_eval_batch_size=s.eval_batch_size,
+        learning_rate=s.learning_rate,
+        num_train_epochs=s.num_train_epochs,
+        max_steps=s.max_steps or -1,
+        warmup_steps=s.warmup_ratio,  # transformers 5: a float in [0, 1) is a fraction of the optimisation steps
+        weight_decay=s.weight_decay,
+        lr_scheduler_type=s.lr_scheduler,
+        train_sampling_strategy=s.train_sampling,
+        seed=job.seed,
+        data_seed=job.seed,
+        bf16=job.precision == "bf16",
+        use_cpu=job.device == "cpu",
+        save_strategy="steps",
+        save_steps=s.save_steps,
+        save_total_limit=1,
+        eval_strategy="no",
+        report_to="none",
+        disable_tqdm=False,
+        remove_unused_columns=not distilling,  # the distillation batches keep BERT's token_type_ids for the teacher
+    )
+
+
+def fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | None, callbacks: tuple) -> dict[str, Any]:
+    """Train the job, score its evaluation splits and store the result under `key`; the stored entry."""
+    from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding, Trainer, set_seed
+
+    from harness import environment
+    from harness.measure.distill import DistillationTrainer
+    from harness.measure.models import load_pretrained
+
+    spec, s = job.spec, job.settings
+    qa = spec.kind == "extractive_qa"
+    set_seed(job.seed)  # the new head's initial weights depend on it
+    model = load_pretrained(job.checkpoint, "question_answering" if qa else "sequence_classification", spec.num_labels)
+    if spec.kind == "classification":
+        model.config.id2label, model.config.label2id = dict(enumerate(spec.label_names)), {n: i for i, n in enumerate(spec.label_names)}
+    tokenizer = feature_tokenizer = load_tokenizer(job.checkpoint)
+    teacher = None
+    if teacher_dir is not None:
+        teacher = AutoModelForQuestionAnswering.from_pretrained(str(teacher_dir))
+        feature_tokenizer = load_tokenizer(teacher_dir)  # BERT's tokenizer also gives the teacher its token_type_ids
+        if feature_tokenizer.get_vocab() != tokenizer.get_vocab():
+            raise ClaimsError(f"teacher {job.teacher.checkpoint!r} and student {job.checkpoint!r} have different vocabularies",
+                              "distil between checkpoints that share one tokenizer (bert-base-uncased and distilbert-base-uncased do)")
+    train = _first(load(job.sources[spec.train_split]), s.max_train_samples)
+    evals = {split: _first(load(job.sources[split]), s.max_eval_samples) for split in spec.eval_splits}
+    if qa:
+        train_features = preprocess.prepare_squad_train_features(train, feature_tokenizer, s.max_length, s.doc_stride, padding=False)
+        train_features = _model_columns(train_features, teacher or model, ("start_positions", "end_positions"))
+    else:
+        train_features = preprocess.tokenize_task(train, spec, tokenizer, s.max_length)
+    collator = DataCollatorWithPadding(feature_tokenizer, pad_to_multiple_of=8 if job.device == "cuda" else None)
+    common = {"model": model, "args": training_arguments(job, cache.trainer_dir(key), teacher is not None),
+              "train_dataset": train_features, "data_collator": collator, "processing_class": tokenizer,
+              "callbacks": list(callbacks)}
+    if teacher is not None:
+        trainer = DistillationTrainer(**common, teacher=teacher, temperature=s.distillation_temperature,
+                                      alpha_ce=s.distillation_alpha_ce, alpha_task=s.distillation_alpha_task)
+    else:
+        trainer = Trainer(**common)
+    resume = cache.last_checkpoint(key)
+    if resume is not None:
+        LOG.warning("resuming %s from %s", job.describe(), resume)
+    started = time.perf_counter()
+    train_output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    scores = {split: evaluate(trainer, spec, dataset, tokenizer, s) for split, dataset in evals.items()}
+    eval_seconds = time.perf_counter() - started
+    if job.keeps_model:
+        _save_model(trainer, cache.model_dir(key))
+    record = {
+        "job": job.describe(),
+        "protocol": job.protocol,
+        "checkpoint_name": job.checkpoint,
+        "teacher_model": str(teacher_dir) if teacher_dir else None,
+        "data_sources": {split: source.describe() for split, source in job.sources.items()},
+        "device": job.device,
+        "precision": job.precision,
+        "environment": environment.collect(),
+        "resumed_from": resume.name if resume else None,
+        "train_rows": len(train),
+        "train_features": len(train_features),
+        "eval_rows": {split: len(dataset) for split, dataset in evals.items()},
+        "optimisation_steps": train_output.global_step,
+        "training_loss": train_output.training_loss,
+        "train_samples_per_second": train_output.metrics.get("train_samples_per_second"),
+        "wall_time_s": {"train": round(train_seconds, 3), "evaluate": round(eval_seconds, 3),
+                        "total": round(train_seconds + eval_seconds, 3)},
+    }
+    entry = cache.store(key, scores, record)
+    cache.discard_checkpoints(key)
+    return entry
+
+
+def _finite_or_none(values: dict[str, float]) -> dict[str, float | None]:
+    """A correlation of constant predictions is undefined (nan): stored as null, never as a number."""
+    return {name: (value if math.isfinite(value) else None) for name, value in values.items()}
+
+
+def predict_in_order(trainer: Any, features: Any) -> Any:
+    """Trainer.predict over the features in their order, whatever the training sampler.
+
+    transformers 5 also length-groups (shuffles) the evaluation batches when train_sampling_strategy is
+    group_by_length, and the predictions would no longer line up with the references.
+    """
+    strategy = trainer.args.train_sampling_strategy
+    trainer.args.train_sampling_strategy = "random"  # evaluation then reads sequentially
+    try:
+        return trainer.predict(_model_columns(features, trainer.model)).predictions
+    finally:
+        trainer.args.train_sampling_strategy = strategy
+
+
+def evaluate(trainer: Any, spec: TaskSpec, dataset: Any, tokenizer: Any, s: Settings) -> dict[str, float | None]:
+    """The task's metrics on one evaluation split, from the trained model's predictions."""
+    if spec.kind == "extractive_qa":
+        features = preprocess.prepare_squad_eval_features(dataset, tokenizer, s.max_length, s.doc_stride, padding=False)
+        start_logits, end_logits = predict_in_order(trainer, features)[:2]
+        answers = preprocess.postprocess_squad(dataset, features, start_logits, end_logits)
+        references = dict(zip(dataset["id"], dataset["answers"], strict=True))
+        return _finite_or_none(metrics.compute(spec, answers, references))
+    tokenized = preprocess.tokenize_task(dataset, spec, tokenizer, s.max_length)
+    logits = np.asarray(predict_in_order(trainer, tokenized))
+    predictions = logits[:, 0] if spec.kind == "regression" else logits.argmax(axis=-1)
+    return _finite_or_none(metrics.compute(spec, predictions, dataset["label"]))
+
+
+def _save_model(trainer: Any, target: Path) -> None:
+    """Save the fine-tuned model and tokenizer whole or not at all (a temporary folder, then a rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".model.", dir=target.parent))
+    trainer.save_model(str(staging))
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)

@@ -1,0 +1,143 @@
+"""The run's results state: the Verdict of every claim test, and the one error policy of the claims.
+
+`record_claim` judges a measurement (harness.judge.verdict) and keeps the Verdict with the details the
+test gives; `pytest_runtest_makereport` keeps what became of each claim test (its pytest outcome, a
+skip with its reason, or an error when the test ended before it recorded anything). The error policy,
+the same for every claim family, wraps the setup and the call of every claim test:
+    harness.errors.MissingInput  (an absent input: weights, data, a GPU, the Hub, an option)
+                                 -> the claim skips: "cannot measure <claim id>: <the error and its fix>";
+    any other ClaimsError        -> the claim fails with its message, no traceback (pytrace off);
+    any other exception          -> the claim fails with its traceback (a bug of ours).
+Claim tests and their fixtures simply raise. Where the results go is harness.plugin.storage's job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from harness.errors import ClaimsError, MissingInput
+from harness.judge.verdict import Verdict, judge
+from harness.plugin.options import REGISTRY_KEY, SLOW_REASON, claim_of
+from harness.reporting.results import ClaimResult, not_run
+from harness.spec.registry import Claim
+
+
+class ClaimsSession:
+    """What this run's claim tests produced, by node id, and the claims that -m / -k deselected."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, ClaimResult] = {}
+        self.deselected: set[str] = set()
+
+    def record(self, nodeid: str, claim: Claim, verdict: Verdict, details: dict[str, Any]) -> None:
+        self.results[nodeid] = ClaimResult(claim, nodeid, verdict, details=details)
+
+    def add_report(self, claim: Claim, report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+        """Keep the outcome of one phase of a claim test: a skip and its reason, or the outcome of its verdict."""
+        result = self.results.get(report.nodeid)
+        if report.skipped and not hasattr(report, "wasxfail"):
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            verdict = Verdict.skipped(claim, reason.removeprefix("Skipped: "))
+            self.results[report.nodeid] = ClaimResult(claim, report.nodeid, verdict, outcome="skipped")
+        elif report.when == "call" or report.failed:
+            if result is None:  # the test ended before it recorded a measurement: an error of the run, not a verdict
+                result = ClaimResult(claim, report.nodeid, Verdict.error(claim, _error_message(report, call)))
+            self.results[report.nodeid] = replace(result, outcome="xfailed" if hasattr(report, "wasxfail") else report.outcome,
+                                                  duration_s=result.duration_s + report.duration)
+
+    def finish(self, config: pytest.Config) -> list[ClaimResult]:
+        """Every claim of the registry: the tests' results, then each claim no test judged, skipped with why."""
+        judged = {result.claim.id for result in self.results.values()}
+        for claim in config.stash[REGISTRY_KEY].claims:
+            if claim.id not in judged:
+                self.results[f"not run: {claim.id}"] = not_run(claim, self._not_run_reason(config, claim))
+        return list(self.results.values())
+
+    def _not_run_reason(self, config: pytest.Config, claim: Claim) -> str:
+        if claim.out_of_scope:
+            return f"out of scope: {claim.out_of_scope}"
+        reasons = [SLOW_REASON] if claim.marker == "slow" and not config.getoption("--run-slow") else []
+        if claim.id in self.deselected:
+            selection = (("-m", config.option.markexpr), ("-k", config.option.keyword))
+            chosen = [f"{flag} {value!r}" for flag, value in selection if value]
+            reasons.append(f"not selected in this run ({' '.join(chosen) or 'deselected'})")
+        else:
+            reasons.append("no test of this run collected it")
+        return "; ".join(reasons)
+
+
+SESSION_KEY = pytest.StashKey[ClaimsSession]()
+
+
+def configure(config: pytest.Config) -> None:
+    config.stash[SESSION_KEY] = ClaimsSession()
+
+
+def _error_message(report: pytest.TestReport, call: pytest.CallInfo[None]) -> str:
+    """The error that ended a claim test: a failure's message, else the exception's type and text."""
+    if call.excinfo is not None:
+        error = call.excinfo.value
+        return str(error) if isinstance(error, pytest.fail.Exception) else call.excinfo.exconly()
+    return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "no measurement recorded"
+
+
+@contextlib.contextmanager
+def _error_policy(claim: Claim) -> Iterator[None]:
+    """An absent input skips the claim; any other ClaimsError fails it in one message; anything else propagates."""
+    try:
+        yield
+    except MissingInput as missing:  # `from None`: the reason alone, not the exception it replaces
+        raise pytest.skip.Exception(f"cannot measure {claim.id}: {missing}") from None
+    except ClaimsError as error:
+        raise pytest.fail.Exception(f"{claim.id}: {error}", pytrace=False) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    claim = claim_of(item)
+    with _error_policy(claim) if claim else contextlib.nullcontext():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    claim = claim_of(item)
+    with _error_policy(claim) if claim else contextlib.nullcontext():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    claim = claim_of(item)
+    if claim is not None and SESSION_KEY in item.config.stash:
+        item.config.stash[SESSION_KEY].add_report(claim, report, call)
+    return report
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    for item in items:
+        claim = claim_of(item)
+        if claim is not None and SESSION_KEY in item.config.stash:
+            item.config.stash[SESSION_KEY].deselected.add(claim.id)
+
+
+@pytest.fixture
+def record_claim(request: pytest.FixtureRequest, claim: Claim) -> Callable[..., Verdict]:
+    """Judge a measurement of this test's claim, keep the verdict for the report, and return it.
+
+    Keyword details are stored with the result; a `summary` string is also printed under the claim's
+    line in the terminal summary (e.g. the exact parameter counts, or both times and the speedup).
+    """
+
+    def record(measured: float, **details: Any) -> Verdict:
+        verdict = judge(claim, measured)
+        request.config.stash[SESSION_KEY].record(request.node.nodeid, claim, verdict, details)
+        return verdict
+
+    return record

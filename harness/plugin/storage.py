@@ -1,0 +1,142 @@
+"""Where a run's results go: the run directory, results.json, the report and the terminal summary.
+
+The run directory (--report-dir, else reports/<UTC timestamp>/ with reports/latest pointing at it) is
+made at configure time for a run that reaches claims/, so pytest's JUnit XML and pytest-benchmark's
+JSON go there too, each unless the user named its own file. At the end of the session results.json
+(every registry claim, the ones not run as skipped with the reason) is written from the kept
+Verdicts (harness.reporting.results), then report.md, report.html and the plots from it
+(harness.reporting.report); the terminal ends with one line per claim and the report's path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.judge.verdict import Status
+from harness.plugin.options import REGISTRY_KEY, recorded_options
+from harness.plugin.session import SESSION_KEY
+from harness.reporting import results as results_module
+from harness.spec import registry as registry_module
+
+PLANNED_DIR_KEY = pytest.StashKey[Path]()  # the run directory made at configure time
+RUN_DIR_KEY = pytest.StashKey[Path]()  # where results.json was written (set at session end)
+REPORT_ERROR_KEY = pytest.StashKey[str]()
+INFO_ONLY_OPTIONS = ("help", "version", "collectonly", "markers", "showfixtures", "show_fixtures_per_test")
+BENCHMARK_JSON = "benchmark.json"
+# pytest-benchmark (>= 5.3) writes --benchmark-json only when something was timed, and otherwise warns with
+# this: no news when the plugin, not the user, asked for the file.
+UNTIMED_RUN_WARNING = "Not saving anything, no benchmarks have been run"
+
+
+def new_run_dir(reports_root: Path) -> Path:
+    """reports/<UTC timestamp>/ (a suffix if taken), and reports/latest pointed at it."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = reports_root / stamp
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = reports_root / f"{stamp}-{suffix}"
+    run_dir.mkdir(parents=True)
+    link = reports_root / "latest"
+    temporary = reports_root / f".latest.{os.getpid()}"
+    try:
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(run_dir.name)
+        os.replace(temporary, link)
+    except OSError:  # file systems without symlinks: the timestamped folder is still there
+        temporary.unlink(missing_ok=True)
+    return run_dir
+
+
+def _reaches_claims(config: pytest.Config) -> bool:
+    """Whether the run's paths include the project's claims/ folder (not a run of tests/ alone)."""
+    claims_dir = registry_module.DEFAULT_REGISTRY.parent
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == claims_dir or claims_dir in path.parents or path in claims_dir.parents:
+            return True
+    return False
+
+
+def configure(config: pytest.Config) -> None:
+    """Make the run directory now, and point JUnit XML and pytest-benchmark's JSON into it where no file was given.
+
+    Both plugins read their option in their own pytest_configure: this runs before them (tryfirst).
+    """
+    if hasattr(config, "workerinput") or any(getattr(config.option, name, False) for name in INFO_ONLY_OPTIONS):
+        return
+    chosen = config.getoption("--report-dir")
+    if not chosen and not _reaches_claims(config):
+        return
+    run_dir = Path(chosen) if chosen else new_run_dir(config.rootpath / "reports")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.stash[PLANNED_DIR_KEY] = run_dir
+    if config.pluginmanager.has_plugin("junitxml") and not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(run_dir / "junit.xml")
+    if hasattr(config.option, "benchmark_json") and not config.option.benchmark_json:
+        from pytest_benchmark.logger import PytestBenchmarkWarning
+
+        config.option.benchmark_json = run_dir / BENCHMARK_JSON
+        # Not a `filterwarnings` ini line: pytest-benchmark warns from its pytest_sessionfinish wrapper, outside
+        # the warning capture where pytest applies those lines. pytest runs pytest_configure inside its own
+        # warnings context, kept until the session's cleanup, so this filter lasts exactly as long as the run.
+        warnings.filterwarnings("ignore", message=UNTIMED_RUN_WARNING, category=PytestBenchmarkWarning)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if SESSION_KEY not in config.stash or hasattr(config, "workerinput"):
+        return
+    claims = config.stash[SESSION_KEY]
+    planned = config.stash.get(PLANNED_DIR_KEY, None)
+    if not claims.results and planned is None:
+        return
+    from harness import environment
+    from harness.reporting import report
+
+    results = claims.finish(config)
+    chosen = config.getoption("--report-dir")
+    run_dir = planned or (Path(chosen) if chosen else new_run_dir(config.rootpath / "reports"))
+    run = results_module.build(results, config.stash[REGISTRY_KEY], environment.collect(), recorded_options(config))
+    results_module.write(run_dir, run)
+    config.stash[RUN_DIR_KEY] = run_dir
+    try:
+        report.render(run_dir)
+    except Exception:  # a bug of ours: keep results.json, show the traceback, fail the run
+        import traceback
+
+        config.stash[REPORT_ERROR_KEY] = traceback.format_exc()
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if RUN_DIR_KEY not in config.stash:
+        return
+    order = {claim.id: i for i, claim in enumerate(config.stash[REGISTRY_KEY].claims)}
+    results = sorted(config.stash[SESSION_KEY].results.values(),
+                     key=lambda r: (order.get(r.claim.id, len(order)), r.nodeid))
+    terminalreporter.section("DistilBERT claims")
+    for result in results:
+        verdict = result.verdict
+        measured = "" if verdict.measured is None else f" measured {verdict.measured:.4g}"
+        paper = "" if verdict.paper_value is None else f" paper {verdict.paper_value:g}"
+        line = f"{verdict.status.value.upper():15} {verdict.claim_id}{paper}{measured}"
+        if verdict.status in (Status.SKIPPED, Status.ERROR):
+            line += f"  ({' '.join(verdict.message.split())[:120]})"
+        terminalreporter.write_line(line)
+        if result.summary:  # a claim's own one-line account of what it measured
+            terminalreporter.write_line(f"{'':16}{result.summary}")
+    run_dir = config.stash[RUN_DIR_KEY]
+    terminalreporter.write_line(f"report: {run_dir}")
+    if REPORT_ERROR_KEY in config.stash:
+        terminalreporter.write_line(f"rendering the report failed (a bug of the harness; results.json is intact, rebuild "
+                                    f"with `python -m harness report {run_dir}`):\n{config.stash[REPORT_ERROR_KEY]}", red=True)
+    else:
+        files = ", ".join(sorted(path.name for path in run_dir.iterdir() if not path.name.startswith(".")))
+        terminalreporter.write_line(f"  open {run_dir / 'report.html'}; the run directory holds {files}")
