@@ -4,23 +4,20 @@ Each row asks harness.measure.speed for its measurement: both models (built from
 their checkpoints with --speed-weights pretrained) timed in one run, their rounds interleaved, every
 round timed by pytest-benchmark's pedantic mode; the claim is the ratio of the two totals. The GPU rows
 (our extension) time a grid of batch sizes and sequence lengths per dtype and skip without CUDA.
-Options: --speed-quick, --speed-pairs, --speed-threads, --speed-inputs, --speed-weights (pytest --help).
+Options: --speed-pass (auto: the full pass with -m speed, a quick one in the whole suite), --speed-pairs,
+--speed-threads, --speed-inputs, --speed-weights (pytest --help).
 """
 
 import pytest
 
 from harness.judge.verdict import check
 from harness.measure import speed, timing
-from harness.spec.speed_options import SpeedOptions
 
 
 @pytest.fixture(scope="session")
-def speed_runner(pytestconfig, architectures, device, data_dir, shared_root):
+def speed_runner(speed_settings, architectures, device, data_dir, shared_root):
     """The session's speed measurements: both models and the timed inputs made once."""
-    option = pytestconfig.getoption
-    options = SpeedOptions(quick=option("--speed-quick"), pairs=option("--speed-pairs"), threads=option("--speed-threads"),
-                           inputs=option("--speed-inputs"), weights=option("--speed-weights"))
-    return speed.SpeedRunner(architectures, options, device=device, data_dir=data_dir, shared_root=shared_root)
+    return speed.SpeedRunner(architectures, speed_settings, device=device, data_dir=data_dir, shared_root=shared_root)
 
 
 @pytest.mark.claims("speed")

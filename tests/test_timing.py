@@ -396,3 +396,16 @@ def test_absent_speed_inputs_are_missing_inputs_and_bad_values_errors():
     with pytest.raises(ClaimsError, match="--speed-pairs 1501") as error:
         _ = speed.SpeedRunner(architectures, SpeedOptions(pairs=1501)).inputs
     assert not isinstance(error.value, MissingInput)
+
+
+@pytest.mark.parametrize(("choice", "asked_for", "quick"), [
+    ("auto", True, False),  # pytest claims -m speed: Table 3's full pass
+    ("auto", False, True),  # the whole suite (plain pytest, CI): a quick pass
+    ("full", False, False),
+    ("quick", True, True),
+])
+def test_the_speed_pass_is_full_when_asked_for_and_quick_in_the_whole_suite(choice, asked_for, quick):
+    from harness.spec.speed_options import QUICK_PAIRS, SpeedOptions, quick_pass
+
+    assert quick_pass(choice, asked_for) is quick
+    assert SpeedOptions(quick=quick).timed_pairs == (QUICK_PAIRS if quick else None)

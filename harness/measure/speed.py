@@ -1,7 +1,7 @@
 """What the speed claims measure (Table 3, and our GPU extension of it), from timings of both models.
 
 The CPU row: one pass over the STS-B dev pairs at batch size 1 (all 1500, or QUICK_PAIRS evenly spaced
-with --speed-quick, or --speed-pairs), both models timed in one run, chunks interleaved; the measured
+in a quick pass, or --speed-pairs), both models timed in one run, chunks interleaved; the measured
 value is t(BERT) / t(DistilBERT), and the summary sets the seconds beside the paper's, with the full
 pass estimated from a quick run and a warning when other processes used the cores meanwhile. The GPU
 rows: the smallest speedup over a grid of batch sizes and sequence lengths at one dtype; they need

@@ -86,13 +86,15 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "--max-train-samples": {"default": None, "type": _positive_int, "metavar": "N",
                             "help": "fine-tune on the first N training rows only (a quick, not a faithful, run; part "
                                     "of the cache key). Default: %(default)r (the protocol's)"},
-    "--speed-quick": {"action": "store_true", "default": False,
-                      "help": f"the CI variant of the speed claims: {speed_options.QUICK_PAIRS} of the "
-                              f"{speed_options.STSB_DEV_PAIRS} STS-B pairs (evenly spaced) on CPU, "
-                              f"{speed_options.QUICK_GRID_ROUNDS} rounds per GPU cell. Default: %(default)r (the full protocol)"},
+    "--speed-pass": {"choices": speed_options.PASSES, "default": "auto",
+                     "help": f"the CPU speed claim's pass over STS-B dev: full (all {speed_options.STSB_DEV_PAIRS} pairs, "
+                             f"Table 3's protocol), quick ({speed_options.QUICK_PAIRS} pairs evenly spaced; "
+                             f"{speed_options.QUICK_GRID_ROUNDS} rounds per GPU cell), or auto: full when the run asks for "
+                             "the speed claims (-m speed, claims/test_speed.py), quick inside a run of the whole suite "
+                             "(plain `pytest`). Default: %(default)r"},
     "--speed-pairs": {"default": None, "type": _positive_int, "metavar": "N",
                       "help": f"time N of the {speed_options.STSB_DEV_PAIRS} STS-B dev pairs (evenly spaced) on CPU. "
-                              f"Default: %(default)r (all; {speed_options.QUICK_PAIRS} with --speed-quick)"},
+                              f"Default: %(default)r (the pass's: all, or {speed_options.QUICK_PAIRS} in a quick pass)"},
     "--speed-threads": {"default": None, "type": _positive_int, "metavar": "N",
                         "help": "CPU threads for the speed claims (torch.set_num_threads). Default: %(default)r "
                                 "(os.cpu_count())"},
@@ -199,6 +201,20 @@ def architectures(checkpoints: dict[str, str]) -> dict[str, Any]:
 def device(pytestconfig: pytest.Config) -> str:
     """The torch device the models run on: --device, with auto resolved (harness.measure.device)."""
     return device_module.resolve(pytestconfig.getoption("--device"))
+
+
+def speed_asked_for(config: pytest.Config) -> bool:
+    """Whether the run asks for the speed claims themselves: a -m expression naming speed, or claims/test_speed.py."""
+    return "speed" in (config.option.markexpr or "") or any("test_speed" in arg for arg in config.args)
+
+
+@pytest.fixture(scope="session")
+def speed_settings(pytestconfig: pytest.Config) -> speed_options.SpeedOptions:
+    """The speed claims' options, --speed-pass resolved."""
+    option = pytestconfig.getoption
+    return speed_options.SpeedOptions(
+        quick=speed_options.quick_pass(option("--speed-pass"), speed_asked_for(pytestconfig)), pairs=option("--speed-pairs"),
+        threads=option("--speed-threads"), inputs=option("--speed-inputs"), weights=option("--speed-weights"))
 
 
 @pytest.fixture(scope="session")
