@@ -49,6 +49,18 @@ class AccuracyRunner:
     overrides: dict[str, Any] = field(default_factory=dict)
     _done: dict[tuple, list[JobResult] | Exception] = field(default_factory=dict, repr=False)
 
+    def planned_jobs(self, claims: list[Claim]) -> list[Job]:
+        """Every job (each seed) the claims read, each once, in a stable order: what an executor runs ahead of them.
+
+        A DistilBERT (D) job carries its teacher job (run_job trains the teacher first when the cache lacks it).
+        """
+        groups = dict.fromkeys(group for claim in claims for group in cells_needed(claim))
+        jobs = []
+        for role, task, distilled in groups:
+            first = self.job(role, task, distilled)
+            jobs += [first.with_seed(seed) for seed in first.settings.seeds(self.seeds)]
+        return jobs
+
     def job(self, role: str, task: str, distilled: bool = False) -> Job:
         """The first-seed job of a role on a task; distilled: DistilBERT (D) with BERT as the teacher."""
         teacher = self.checkpoints["bert"] if distilled else None
@@ -117,7 +129,7 @@ class AccuracyRunner:
         if claim.family == "glue":
             return self.cell(claim.model, claim.task, claim.metric)
         if claim.family in ("macro", "retention"):
-            tasks = [t for t in glue_task_names() if t not in params.get("exclude", [])]
+            tasks = macro_tasks(claim)
             if claim.family == "macro":
                 return self.macro(claim.model, tasks)
             bert, distilbert = self.macro("bert", tasks), self.macro("distilbert", tasks)
@@ -140,6 +152,25 @@ class AccuracyRunner:
             return self.cell(claim.model, claim.task, claim.metric, distilled=bool(params.get("distillation")))
         raise ClaimsError(f"claim {claim.id}: family {claim.family!r} is not an accuracy claim",
                           "run it with the test of its family")
+
+
+def macro_tasks(claim: Claim) -> list[str]:
+    """The tasks a macro or retention row averages: Table 1's GLUE tasks (tasks.yaml) minus the row's `exclude`."""
+    return [task for task in glue_task_names() if task not in claim.params["exclude"]]
+
+
+def cells_needed(claim: Claim) -> list[tuple[str, str, bool]]:
+    """The (role, task, distilled) cells an accuracy row reads: one cell, a model's GLUE row, or both models'."""
+    if claim.family == "glue":
+        return [(claim.model, claim.task, False)]
+    if claim.family in ("macro", "retention"):
+        roles = [claim.model] if claim.family == "macro" else ["bert", "distilbert"]
+        return [(role, task, False) for role in roles for task in macro_tasks(claim)]
+    if claim.family == "downstream":
+        if claim.metric == "points_behind":
+            return [("bert", claim.task, False), ("distilbert", claim.task, False)]
+        return [(claim.model, claim.task, bool(claim.params.get("distillation")))]
+    raise ClaimsError(f"claim {claim.id}: family {claim.family!r} is not an accuracy claim", "run it with the test of its family")
 
 
 def missing_inputs(job: Job) -> list[str]:
