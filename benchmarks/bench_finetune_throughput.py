@@ -36,22 +36,13 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from harness.data import loading, preprocess  # noqa: E402
+from harness.execute.makespan import PADDED_TOKENS, TRAIN_ROWS, GpuModel, job_seconds  # noqa: E402
 from harness.measure.cache import ResultCache  # noqa: E402
 from harness.measure.finetune import make_job, run_job  # noqa: E402
 from harness.spec import protocols  # noqa: E402
 from harness.spec.tasks import get_task  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
-# Training rows of each task (GLUE, IMDb and SQuAD v1.1 as released) and the evaluated rows (dev; IMDb test).
-TRAIN_ROWS = {"cola": 8551, "mnli": 392702, "mrpc": 3668, "qnli": 104743, "qqp": 363846, "rte": 2490, "sst2": 67349,
-              "stsb": 5749, "wnli": 635, "imdb": 25000, "squad": 88641}  # SQuAD: windows of 384/128 of 87,599 questions
-EVAL_ROWS = {"cola": 1043, "mnli": 19647, "mrpc": 408, "qnli": 5463, "qqp": 40430, "rte": 277, "sst2": 872, "stsb": 1500,
-             "wnli": 71, "imdb": 25000, "squad": 10784}
-# Mean padded length (tokens) of a random batch where ../shared lacks the task: ASSUMED, from the tasks' usual
-# sentence lengths (CoLA single short sentences; MNLI/QQP/QNLI/WNLI pairs) with batch padding to the longest row.
-ASSUMED_PADDED_LENGTH = {"cola": 24, "mnli": 80, "qnli": 110, "qqp": 64, "wnli": 64}
-
-
 def plain_trainer_run(model_dir: str, rows: int, device: str, workdir: Path) -> dict[str, float]:
     """Trainer with default settings on inputs padded to 128 tokens (run_glue's default)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
@@ -137,37 +128,30 @@ def measured_padded_lengths(tokenizer, settings: dict) -> dict[str, dict]:
 
 
 def estimate(tflops: float, step_floor_ms: float, job_overhead_s: float, tokenizer_dir: str) -> dict:
-    """GPU hours of one seed of the paper protocol: both models on every task, and DistilBERT (D)."""
+    """GPU hours of one seed of the paper protocol: both models on every task, and DistilBERT (D), priced by the
+    executors' model (harness.execute.makespan) with the padded lengths measured here where ../shared has the data."""
     from transformers import AutoTokenizer
 
     from harness.measure.models import build, count_parameters, load_config
 
+    names = {"bert": "bert-base-uncased", "distilbert": "distilbert-base-uncased"}
     paper = protocols.get("paper")
     settings = {task: paper.for_task(get_task(task)) for task in TRAIN_ROWS}
     measured = measured_padded_lengths(AutoTokenizer.from_pretrained(tokenizer_dir), settings)
+    padded = {**PADDED_TOKENS, **{t: m["padded_length"] for t, m in measured.items() if "padded_length" in m}}
     non_embedding = {}
-    for role, name in (("bert", "bert-base-uncased"), ("distilbert", "distilbert-base-uncased")):
+    for role, name in names.items():
         model = build(load_config(name))
         non_embedding[role] = count_parameters(model) - count_parameters(model.embeddings)
-    seconds: dict[str, float] = {}
-    for task, rows in TRAIN_ROWS.items():
-        s = settings[task]
-        padded = measured.get(task, {}).get("padded_length") or ASSUMED_PADDED_LENGTH[task]
-        steps = int(np.ceil(rows / s.train_batch_size) * s.num_train_epochs)
-        tokens_per_step = padded * s.train_batch_size
-        for role, params in non_embedding.items():
-            step_s = max(step_floor_ms / 1000, 6 * params * tokens_per_step / (tflops * 1e12))
-            eval_s = 2 * params * padded * EVAL_ROWS[task] / (tflops * 1e12)
-            seconds[f"{task}.{role}"] = steps * step_s + eval_s + job_overhead_s
-        if task == "squad":  # DistilBERT (D): the student's training plus the teacher's forward pass on every step
-            step_s = max(step_floor_ms / 1000, (6 * non_embedding["distilbert"] + 2 * non_embedding["bert"]) * tokens_per_step
-                         / (tflops * 1e12))
-            seconds["squad.distilbert_d"] = steps * step_s + seconds["squad.distilbert"] - steps * max(
-                step_floor_ms / 1000, 6 * non_embedding["distilbert"] * tokens_per_step / (tflops * 1e12))
+    assumptions = GpuModel(tflops=tflops, step_floor_s=step_floor_ms / 1000, job_overhead_s=job_overhead_s)
+    jobs = {f"{task}.{role}": (make_job(name, task, "paper"), role) for task in TRAIN_ROWS for role, name in names.items()}
+    jobs["squad.distilbert_d"] = (make_job(names["distilbert"], "squad", "paper", teacher=names["bert"]), "distilbert")
+    seconds = {label: job_seconds(job, assumptions, padded, non_embedding[role], non_embedding["bert"])
+               for label, (job, role) in jobs.items()}
     total = sum(seconds.values())
     return {"assumed_sustained_tflops": tflops, "assumed_step_floor_ms": step_floor_ms, "assumed_job_overhead_s": job_overhead_s,
             "non_embedding_parameters": non_embedding, "padded_length_measured": measured,
-            "padded_length_assumed": {t: v for t, v in ASSUMED_PADDED_LENGTH.items() if "padded_length" not in measured.get(t, {})},
+            "padded_length_assumed": {t: v for t, v in PADDED_TOKENS.items() if "padded_length" not in measured.get(t, {})},
             "seconds_per_job": {k: round(v, 1) for k, v in sorted(seconds.items())},
             "hours_per_seed": round(total / 3600, 2), "hours_for_5_seeds": round(5 * total / 3600, 2)}
 

@@ -68,7 +68,8 @@ def file_sha256(path: Path) -> str:
 
 
 def read_yaml(path: str | Path, what: str, fix: str) -> Any:
-    """A YAML file's document; a ClaimsError naming `what` and the file when it is missing, unreadable or not YAML."""
+    """A YAML file's document; a one-line ClaimsError naming `what` and the file when it is missing, unreadable,
+    not YAML (with the line and column) or nested beyond the parser's depth."""
     path = Path(path)
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -81,4 +82,9 @@ def read_yaml(path: str | Path, what: str, fix: str) -> Any:
     except OSError as error:
         raise ClaimsError(f"{what} {path} cannot be read ({error.strerror})", fix) from None
     except yaml.YAMLError as error:
-        raise ClaimsError(f"{path} is not valid YAML: {error}", "fix the YAML syntax at the line shown") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(error, "problem", None) or error).split())
+        raise ClaimsError(f"{path}{where}: not valid YAML ({problem})", "fix the YAML syntax at that line") from None
+    except RecursionError:
+        raise ClaimsError(f"{path}: nested too deeply to be read as the {what}", fix) from None

@@ -1,10 +1,12 @@
-"""The result cache and the protocols: keys, atomic entries, refusals of bad entries, checkpoints; protocol errors.
+"""The result cache and the protocols: keys (complete and derived), atomic entries and their digests, refusals
+of bad entries, complete checkpoints; protocol errors.
 
-Pure logic, no training (the end-to-end path is tests/test_finetune_tiny.py).
+Pure logic, no training (the end-to-end path is tests/test_finetune_tiny.py, tests/test_rescore.py).
 """
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import yaml
@@ -13,9 +15,14 @@ from hypothesis import strategies as st
 
 from harness.errors import ClaimsError
 from harness.files import canonical_json, digest
-from harness.measure.cache import CacheWarning, JobKey, ResultCache, checkpoint_identity
+from harness.measure import finetune, identity
+from harness.measure.cache import SCHEMA_VERSION, CacheWarning, JobKey, ResultCache
+from harness.measure.identity import KEY_LIBRARIES, checkpoint_identity, source_fingerprint
+from harness.measure.predictions import SplitPredictions
 from harness.spec import protocols
 from harness.spec.tasks import get_task
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 METRICS = {"validation": {"accuracy": 91.5}}
 LIBRARIES = {"torch": "2.13.0", "transformers": "5.24.0", "datasets": "5.2.0"}
@@ -84,7 +91,7 @@ def test_a_missing_entry_is_a_miss(cache):
 @pytest.mark.parametrize("corruption", [
     lambda text: text[: len(text) // 2],  # a half-written file
     lambda text: "not json",
-    lambda text: text.replace('"schema_version": 1', '"schema_version": 99'),
+    lambda text: text.replace(f'"schema_version": {SCHEMA_VERSION}', '"schema_version": 99'),
     lambda text: text.replace("91.5", "NaN"),
     lambda text: text.replace('"seed": 42', '"seed": 7'),  # an entry that is not this job's
 ])
@@ -114,14 +121,164 @@ def test_undefined_metrics_are_stored_as_null(cache):
     assert stored["metrics"]["validation"]["pearson"] is None
 
 
+def complete_checkpoint(folder, step):
+    """A checkpoint folder as Trainer leaves it when it finished saving (trainer_state.json written last)."""
+    folder.mkdir(parents=True)
+    for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        (folder / name).write_bytes(b"x")
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+
+
 def test_checkpoints_are_found_and_forgotten(cache):
     assert cache.last_checkpoint(key()) is None
     for step in (2, 10):
-        (cache.trainer_dir(key()) / f"checkpoint-{step}").mkdir(parents=True)
+        complete_checkpoint(cache.trainer_dir(key()) / f"checkpoint-{step}", step)
     assert cache.last_checkpoint(key()).name == "checkpoint-10"
     cache.store(key(), METRICS, {})
     cache.forget(key())
     assert cache.last_checkpoint(key()) is None and cache.load(key()) is None
+
+
+@pytest.mark.parametrize("damage", ["no trainer_state.json", "torn trainer_state.json", "another step's state", "no optimizer", "no RNG state"])
+def test_a_checkpoint_killed_while_saving_is_skipped_for_the_previous_complete_one(cache, damage):
+    for step in (8, 10):
+        complete_checkpoint(cache.trainer_dir(key()) / f"checkpoint-{step}", step)
+    newest = cache.trainer_dir(key()) / "checkpoint-10"
+    if damage == "no trainer_state.json":
+        (newest / "trainer_state.json").unlink()
+    elif damage == "torn trainer_state.json":
+        (newest / "trainer_state.json").write_text('{"global_st')
+    elif damage == "another step's state":
+        (newest / "trainer_state.json").write_text('{"global_step": 8}')
+    elif damage == "no optimizer":
+        (newest / "optimizer.pt").unlink()
+    else:
+        (newest / "rng_state.pth").unlink()
+    assert cache.last_checkpoint(key()).name == "checkpoint-8"
+    assert not newest.exists(), "the incomplete checkpoint is removed, so that Trainer's rotation never meets it"
+
+
+# ---------------------------------------------------------------- the key is complete and derived
+
+
+def checkpoint_folder(root, vocabulary):
+    root.mkdir()
+    (root / "config.json").write_text("{}")
+    (root / "model.safetensors").write_bytes(b"weights")
+    (root / "vocab.txt").write_text(vocabulary)
+    return root
+
+
+def test_another_vocabulary_is_another_key(tmp_path):
+    uncased = checkpoint_folder(tmp_path / "uncased", "[PAD]\n[UNK]\nthe\nfilm\n")
+    cased = checkpoint_folder(tmp_path / "cased", "[PAD]\n[UNK]\nThe\nFilm\n")
+    assert checkpoint_identity(str(uncased)) != checkpoint_identity(str(cased))
+    (tmp_path / "cased" / "vocab.txt").write_text("[PAD]\n[UNK]\nthe\nfilm\n")
+    assert checkpoint_identity(str(uncased)) == checkpoint_identity(str(cased)), "the same files, wherever they are"
+    (uncased / "tokenizer_config.json").write_text('{"do_lower_case": false}')
+    assert checkpoint_identity(str(uncased)) != checkpoint_identity(str(cased))
+
+
+CODE = '''"""A module."""
+
+def train(rate):
+    """Train."""
+    return rate * 2  # doubled
+'''
+
+
+def test_the_code_fingerprint_follows_the_code_not_its_comments_or_docstrings():
+    same = [CODE.replace("# doubled", "# twice the rate"), CODE.replace('"""Train."""', '"""Train the model, at length."""'),
+            CODE.replace('"""A module."""\n', "")]
+    assert {source_fingerprint(text) for text in same} == {source_fingerprint(CODE)}
+    assert source_fingerprint(CODE.replace("rate * 2", "rate * 3")) != source_fingerprint(CODE)
+    assert source_fingerprint(CODE.replace("def train(rate)", "def train(rate, extra=0)")) != source_fingerprint(CODE)
+
+
+@pytest.fixture
+def fixture_job(offline):
+    """A job whose key can be computed without training (a config-only checkpoint and the fixture data)."""
+    return finetune.make_job(str(FIXTURES / "configs" / "tiny-bert"), "sst2", "smoke", data_dir=FIXTURES)
+
+
+@pytest.fixture
+def edited_source(monkeypatch):
+    """edit(module, old, new): the source the key reads for `module`, edited; the fingerprints read again."""
+    original = identity.module_source
+
+    def edit(module, old, new):
+        assert old in original(module), f"{old!r} is not in {module}: the edit would change nothing"
+        monkeypatch.setattr(identity, "module_source",
+                            lambda name: original(name).replace(old, new) if name == module else original(name))
+        identity.code_identity.cache_clear()
+
+    yield edit
+    identity.code_identity.cache_clear()
+
+
+def test_a_code_change_in_a_keyed_module_changes_the_key(fixture_job, edited_source):
+    before = finetune.job_key(fixture_job)
+    edited_source("harness.measure.training", "save_total_limit=1", "save_total_limit=2")
+    assert finetune.job_key(fixture_job).job_id != before.job_id
+
+
+def test_a_comment_or_docstring_edit_or_a_metric_change_keeps_the_key(fixture_job, edited_source):
+    before = finetune.job_key(fixture_job)
+    edited_source("harness.measure.training", '"""One job\'s training', '"""Reworded: one job\'s training')
+    assert finetune.job_key(fixture_job) == before
+    edited_source("harness.data.preprocess", "import collections\n", "import collections  # a new comment\n")
+    assert finetune.job_key(fixture_job) == before
+    edited_source("harness.measure.metrics", "100 * float(accuracy_score", "99 * float(accuracy_score")
+    assert finetune.job_key(fixture_job) == before, "metric code is rescored (python -m harness rescore), not retrained"
+
+
+def test_library_versions_and_devices_are_in_the_key(fixture_job, monkeypatch):
+    base = finetune.job_key(fixture_job)
+    assert set(base.libraries) == set(KEY_LIBRARIES) >= {"torch", "transformers", "datasets", "tokenizers", "accelerate", "numpy"}
+    assert JobKey(base.configuration, {**base.libraries, "numpy": "0.1"}).env_id != base.env_id
+    assert base.configuration["effective_train_batch_size"] == fixture_job.settings.train_batch_size
+    monkeypatch.setattr(finetune, "training_devices", lambda device: 4)  # Trainer would multiply the batch by 4 GPUs
+    four = finetune.job_key(fixture_job)
+    assert four.job_id != base.job_id and four.configuration["effective_train_batch_size"] == 4 * fixture_job.settings.train_batch_size
+
+
+# ---------------------------------------------------------------- content digests
+
+
+def stored_with_predictions(cache):
+    predictions = {"validation": SplitPredictions([0, 1, 2, 3], [1, 0, 1, 1], [1, 0, 0, 1], [[0, 1], [1, 0], [1, 0], [0, 1]])}
+    cache.store(key(), {"validation": {"accuracy": 75.0}}, {"device": "cpu"}, predictions, {"valid": True, "reason": "r"})
+    return cache.entry_path(key())
+
+
+def recomputed(entry, predictions):
+    split = predictions["validation"]
+    right = sum(p == r for p, r in zip(split.predicted, split.references, strict=True))
+    return {"metrics": {"validation": {"accuracy": 100 * right / len(split)}}, "validity": {"valid": True, "reason": "again"}}
+
+
+def test_edited_metrics_are_recomputed_from_the_intact_predictions(cache):
+    path = stored_with_predictions(cache)
+    path.write_text(path.read_text().replace('"accuracy": 75.0', '"accuracy": 99.0'))
+    assert cache.peek(key()) is None, "an edited entry is never a silent hit"
+    with pytest.warns(CacheWarning, match="edited by hand.*recomputed from its intact stored predictions"):
+        entry = cache.load(key(), recomputed)
+    assert entry["metrics"] == {"validation": {"accuracy": 75.0}} and entry["rescored"]
+    assert cache.peek(key()) == entry, "the rewritten entry carries digests that match"
+
+
+@pytest.mark.parametrize("edit", ["predictions", "record", "predictions file gone"])
+def test_edited_predictions_or_records_are_refused(cache, edit):
+    path = stored_with_predictions(cache)
+    if edit == "predictions":
+        stored = cache.predictions_path(key())
+        stored.write_text(stored.read_text().replace("[1,0,0,1]", "[1,0,1,1]"))
+    elif edit == "record":
+        path.write_text(path.read_text().replace('"device": "cpu"', '"device": "cuda"'))
+    else:
+        cache.predictions_path(key()).unlink()
+    with pytest.warns(CacheWarning, match="cannot be used"):
+        assert cache.load(key(), recomputed) is None
 
 
 # ---------------------------------------------------------------- protocols

@@ -7,54 +7,39 @@ harness.cache, harness.accuracy, claims/test_accuracy.py); their scores mean not
 is what is checked.
 """
 
+import contextlib
+import io
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
+from tiny_models import save_tiny_checkpoints, write_tiny_data
 from transformers import AutoTokenizer
 
 from harness.errors import ClaimsError
 from harness.measure.cache import CacheWarning, JobKey, ResultCache
 from harness.measure.distill import DistillationTrainer, soft_kl
 from harness.measure.finetune import job_key, make_job, run_job
+from harness.measure.predictions import metrics_of
 from harness.spec.tasks import get_task
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ACCURACY_CLAIMS = Path(__file__).resolve().parents[1] / "claims" / "test_accuracy.py"
-IMDB_ROWS = [("a great film with good acting", 1), ("the best movie of the year", 1), ("very funny and fun", 1),
-             ("i love this story", 1), ("a bad and boring film", 0), ("the worst movie of the year", 0),
-             ("too long and very boring", 0), ("i hate this plot", 0)]
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> dict[str, str]:
     """tiny-bert and tiny-distilbert saved with seeded random weights and their tokenizers, as local checkpoints."""
-    from transformers import AutoConfig, AutoModel
-
-    root = tmp_path_factory.mktemp("checkpoints")
-    folders = {}
-    for role, name in (("bert", "tiny-bert"), ("distilbert", "tiny-distilbert")):
-        torch.manual_seed(0)
-        AutoModel.from_config(AutoConfig.from_pretrained(FIXTURES / "configs" / name)).save_pretrained(root / name)
-        AutoTokenizer.from_pretrained(FIXTURES / "configs" / name).save_pretrained(root / name)
-        folders[role] = str(root / name)
-    return folders
+    return save_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))
 
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """A data root in ../shared/data's layout: the GLUE and SQuAD fixtures and a few IMDb reviews."""
-    root = tmp_path_factory.mktemp("data")
-    shutil.copytree(FIXTURES / "glue", root / "glue")
-    shutil.copytree(FIXTURES / "squad", root / "squad")
-    (root / "imdb").mkdir()
-    frame = pd.DataFrame(IMDB_ROWS, columns=["text", "label"])
-    frame.to_parquet(root / "imdb" / "train.parquet")
-    frame.iloc[::2].to_parquet(root / "imdb" / "test.parquet")
-    return root
+    return write_tiny_data(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture
@@ -115,6 +100,11 @@ def test_job_fine_tunes_and_scores_every_evaluation_split(tiny_checkpoints, tiny
     assert entry["configuration"]["settings"]["learning_rate"] == job.settings.learning_rate
     assert entry["libraries"]["transformers"] and entry["environment"]["cpu"]
     assert entry["data_sources"][spec.train_split].startswith(("glue_tsv:", "squad_json:"))
+    for split in spec.eval_splits:  # the predictions are kept, and the metrics are theirs
+        predictions = result.predictions(split)
+        assert len(predictions) == entry["eval_rows"][split] and (predictions.logits is not None) == (spec.kind == "classification")
+        assert metrics_of(spec, predictions) == result.metrics[split]
+    assert "valid" in entry["validity"] and entry["validity"]["reason"]
     assert not cache.trainer_dir(result.key).exists(), "a finished job's Trainer checkpoints are removed"
     assert (cache.model_dir(result.key) / "config.json").is_file() == (task == "squad"), "only SQuAD models are kept"
 
@@ -201,6 +191,9 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tiny_checkpoints, tiny
     assert resumed.entry["resumed_from"] == "checkpoint-2"
     assert resumed.entry["optimisation_steps"] == uninterrupted.entry["optimisation_steps"]
     assert resumed.metrics == uninterrupted.metrics
+    for field in ("training_loss", "loss_curve", "validity"):  # Trainer's own loss would cover only the steps after the resume
+        assert resumed.entry[field] == uninterrupted.entry[field], field
+    assert resumed.predictions().logits == uninterrupted.predictions().logits
 
 
 # ---------------------------------------------------------------- bad input
@@ -330,9 +323,13 @@ def test_every_accuracy_claim_reaches_a_verdict_and_a_second_run_trains_nothing(
     claims = accuracy_results(tmp_path / "run1")
     assert len(claims) == 32
     for claim_id, claim in claims.items():
-        assert claim["verdict"] in ("reproduced", "not reproduced", "inconclusive"), (claim_id, claim["message"])
-        assert claim["measured"] is not None and claim["details"]["cache"], claim_id
-    assert "trained" in {state for claim in claims.values() for state in claim["details"]["cache"]}
+        if claim["verdict"] == "error":  # random tiny models on 3-5 dev examples collapse: no measurement, and it says why
+            assert "no better than a constant predictor" in claim["message"] or "NaN" in claim["message"], (claim_id, claim["message"])
+        else:
+            assert claim["verdict"] in ("reproduced", "not reproduced", "inconclusive", "not judged"), (claim_id, claim["message"])
+            assert claim["measured"] is not None and claim["details"]["cache"], claim_id
+    measured = {claim_id: claim for claim_id, claim in claims.items() if claim["verdict"] != "error"}
+    assert "trained" in {state for claim in measured.values() for state in claim["details"]["cache"]}
     assert claims["downstream.squad.em.distilbert_d"]["details"]["role"] == "distilbert (D)"
     entries = {path: path.stat().st_mtime_ns for path in cache_dir.rglob("result.json")}
     assert len(entries) == 23  # 9 GLUE tasks x 2 models, IMDb x 2, SQuAD x 2, DistilBERT (D)
@@ -340,7 +337,60 @@ def test_every_accuracy_claim_reaches_a_verdict_and_a_second_run_trains_nothing(
     second = run_claims(pytester, tiny_checkpoints, tiny_data, cache_dir, tmp_path / "run2")
     again = accuracy_results(tmp_path / "run2")
     for claim_id, claim in again.items():
-        assert set(claim["details"]["cache"]) == {"hit"}, f"{claim_id} trained again: {claim['details']['cache']}"
-        assert claim["measured"] == claims[claim_id]["measured"] and claim["verdict"] == claims[claim_id]["verdict"]
-    assert {path: path.stat().st_mtime_ns for path in cache_dir.rglob("result.json")} == entries
+        if claim_id in measured:
+            assert set(claim["details"]["cache"]) == {"hit"}, f"{claim_id} trained again: {claim['details']['cache']}"
+        assert (claim["measured"], claim["verdict"], claim["message"]) == \
+            (claims[claim_id]["measured"], claims[claim_id]["verdict"], claims[claim_id]["message"]), claim_id
+    assert {path: path.stat().st_mtime_ns for path in cache_dir.rglob("result.json")} == entries, "a second run rewrote an entry"
     assert second.parseoutcomes() == first.parseoutcomes()
+
+    # python -m harness check: the run follows from the registry, the cache's predictions and the judge ...
+    checked = harness_check(tmp_path / "run1", cache_dir)
+    assert checked.returncode == 0 and f"{len(measured)} measurements recomputed" in checked.stdout, checked.stdout + checked.stderr
+    # ... and an edited value, an edited verdict and an edited cache entry are each named
+    document = json.loads((tmp_path / "run1" / "results.json").read_text())
+    edited = next(c for c in document["claims"] if c["id"] in measured)
+    edited["measured"] += 1.0
+    size = next(c for c in document["claims"] if c["id"] == "size.bert.parameters")
+    size.update(verdict="reproduced", measured=120.0)  # a size that was not measured, and a verdict that does not follow
+    (tmp_path / "run1" / "results.json").write_text(json.dumps(document))
+    entry_path = next(iter(entries))
+    entry = json.loads(entry_path.read_text())
+    split = next(iter(entry["metrics"]))
+    entry["metrics"][split] = {name: 99.0 for name in entry["metrics"][split]}
+    entry_path.write_text(json.dumps(entry))
+    checked = harness_check(tmp_path / "run1", cache_dir)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"{edited['id']}: results.json says measured" in checked.stdout, checked.stdout
+    assert "size.bert.parameters: results.json says measured 120.0, the architectures give" in checked.stdout
+    assert "size.bert.parameters: results.json says 'reproduced', the judge gives 'not reproduced'" in checked.stdout
+    assert f"cache entry {entry_path.parent}" in checked.stdout and "do not match their content digest" in checked.stdout
+
+
+def harness_check(run_dir: Path, cache_dir: Path) -> subprocess.CompletedProcess:
+    """`python -m harness check RUN_DIR --cache-dir DIR`, run in this process (its output and exit status)."""
+    from harness.__main__ import main
+
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        status = main(["check", str(run_dir), "--cache-dir", str(cache_dir)])
+    return subprocess.CompletedProcess(["python", "-m", "harness", "check"], status, output.getvalue(), "")
+
+
+def test_the_executors_plan_the_replacement_seeds_of_invalid_runs(tiny_checkpoints, tiny_data, cache, claims_registry):
+    """--rerun-invalid under an executor: the next seed is planned from what the cache holds, until enough are
+    valid or the replacements run out (a learning rate of 1e6 makes every run's loss NaN: every seed invalid)."""
+    from harness.measure.accuracy import AccuracyRunner
+
+    runner = AccuracyRunner(tiny_checkpoints, protocol="smoke", seeds=1, data_dir=tiny_data, cache=cache,
+                            overrides={"learning_rate": 1e6}, rerun_invalid=2)
+    claim = [claims_registry.get("glue.sst2.bert")]
+    assert runner.replacement_jobs(claim) == [], "the requested seed is the planned job, not a replacement"
+    planned = [run_job(job, cache) for job in runner.planned_jobs(claim)]
+    assert [result.job.seed for result in planned] == [42] and not planned[0].validity.valid
+    seeds = []
+    while replacements := runner.replacement_jobs(claim):
+        seeds += [job.seed for job in replacements]
+        for job in replacements:
+            run_job(job, cache)
+    assert seeds == [43, 44], "each round plans the next seed, none past --rerun-invalid"

@@ -44,6 +44,17 @@ def test_folder_without_config_names_the_fix(tmp_path):
         models.load_config(str(tmp_path))
 
 
+def test_a_checkpoint_path_with_a_typo_says_it_does_not_exist(tmp_path):
+    typo = str(tmp_path / "bert-bsae")
+    for call in (lambda: models.load_config(typo), lambda: models.load_pretrained(typo, "sequence_classification")):
+        with pytest.raises(ClaimsError, match=r"checkpoint folder '.*bert-bsae' does not exist") as error:
+            call()
+        assert "has no" not in str(error.value) and "check the path" in error.value.fix
+    (tmp_path / "weights.bin").write_text("x")
+    with pytest.raises(ClaimsError, match=r"is a file, not a folder"):
+        models.load_config(str(tmp_path / "weights.bin"))
+
+
 def test_unknown_checkpoint_offline_names_the_fix():
     with pytest.raises(ClaimsError, match="Hub is unreachable") as error:
         models.load_config("someone/unknown-model")

@@ -1,13 +1,22 @@
 """What the accuracy claims measure (Tables 1 and 2), computed from fine-tuning jobs and their cache.
 
-A Table 1 cell is the median over seeds of one metric on the task's dev split (the paper: median of 5
-seeds); a macro score is the unweighted mean of cells; the retention is 100 * macro(DistilBERT) /
-macro(BERT) over the same tasks, protocol and seeds; a gap is cell(BERT) - cell(DistilBERT). DistilBERT
-(D) is the SQuAD job distilled from the fine-tuned BERT of the same seed. `AccuracyRunner.measure(claim)`
-answers any accuracy row of the registry; the jobs run (or are read back) through harness.measure.finetune,
-and each job is asked once per session. Every cell is read with its task's paper metric unless the row
-names another of the task's paper metrics (SQuAD's F1); the macro tasks are the GLUE tasks of
-harness/spec/tasks.yaml minus the row's `exclude`. This module judges nothing: harness.judge does.
+A Table 1 cell is the median over the valid seeds of one metric on the task's dev split (the paper:
+median of 5 seeds); a macro score is the unweighted mean of cells; the retention is 100 *
+macro(DistilBERT) / macro(BERT) over the same tasks, protocol and seeds; a gap is cell(BERT) -
+cell(DistilBERT) (harness.measure.measurement.Combination writes that arithmetic). DistilBERT (D) is the
+SQuAD job distilled from the fine-tuned BERT of the same seed. `AccuracyRunner.measure(claim)` answers any
+accuracy row of the registry; the jobs run (or are read back) through harness.measure.finetune, and each
+job is asked once per session. Every cell is read with its task's paper metric unless the row names
+another of the task's paper metrics (SQuAD's F1); the macro tasks are the GLUE tasks of
+harness/spec/tasks.yaml minus the row's `exclude`.
+
+A seed whose run is no measurement (JobResult.validity: a NaN loss, no better than a constant predictor;
+or its cell's metric undefined) is kept out of the median and counted as invalid; `rerun_invalid` (the
+option --rerun-invalid N) trains up to N further seeds in their place; a cell with no valid seed raises
+RunFailed: the claim ends in `error`, never in a verdict on the paper. A quick run (a protocol that is not
+faithful, or any override such as --max-train-samples) gives every Measurement a `not_judged` reason.
+Each Measurement carries its cells (values, runs, stored predictions) for the judge's intervals. This
+module judges nothing: harness.judge does.
 """
 
 from __future__ import annotations
@@ -20,9 +29,10 @@ from typing import Any
 from harness.data.loading import locate
 from harness.errors import ClaimsError, MissingInput
 from harness.measure.cache import ResultCache
-from harness.measure.finetune import Job, JobResult, make_job, run_job
-from harness.measure.measurement import Measurement
+from harness.measure.finetune import Job, JobResult, cached_result, make_job, run_job
+from harness.measure.measurement import Cell, Combination, Measurement, SeedRun
 from harness.measure.models import weights_problem
+from harness.spec import protocols
 from harness.spec.registry import Claim
 from harness.spec.tasks import get_task, glue_task_names
 
@@ -32,7 +42,7 @@ MISSING_FIX = ("run where huggingface.co is reachable (checkpoints and data come
 
 
 class RunFailed(ClaimsError):
-    """A fine-tuning run finished without a defined score (e.g. constant STS-B predictions): the claim fails."""
+    """No seed of a cell gave a measurement (every run invalid): the claim fails with `error`, naming each reason."""
 
 
 @dataclass
@@ -47,7 +57,16 @@ class AccuracyRunner:
     cache: ResultCache = field(default_factory=ResultCache)
     refresh: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
+    rerun_invalid: int = 0  # further seeds, at most, that replace a cell's invalid ones (--rerun-invalid)
+    read_only: bool = False  # read every job from the cache, never train (python -m harness check)
     _done: dict[tuple, list[JobResult] | Exception] = field(default_factory=dict, repr=False)
+
+    @property
+    def quick(self) -> str | None:
+        """Why this runner's measurements are quick (reported, not judged), or None for a faithful run."""
+        reasons = [] if protocols.get(self.protocol).faithful else [f"quick protocol {self.protocol!r}"]
+        reasons += [f"{name} {value}" for name, value in sorted(self.overrides.items())]  # e.g. --max-train-samples
+        return "quick run: " + ", ".join(reasons) if reasons else None
 
     def planned_jobs(self, claims: list[Claim]) -> list[Job]:
         """Every job (each seed) the claims read, each once, in a stable order: what an executor runs ahead of them.
@@ -75,8 +94,7 @@ class AccuracyRunner:
             try:
                 first = self.job(role, task, distilled)
                 try:
-                    self._done[memo_key] = [run_job(first.with_seed(seed), self.cache, refresh=self.refresh)
-                                            for seed in first.settings.seeds(self.seeds)]
+                    self._done[memo_key] = self._run_seeds(first)
                 except MissingInput as error:  # name every missing input at once, not only the first one met
                     problems = missing_inputs(first)
                     if len(problems) < 2:
@@ -89,39 +107,94 @@ class AccuracyRunner:
             raise found
         return found
 
+    def _run_seeds(self, first: Job) -> list[JobResult]:
+        """The requested seeds, then up to rerun_invalid further seeds while fewer than the requested are valid."""
+        requested = first.settings.seeds(self.seeds)
+        results = [self._result(first.with_seed(seed)) for seed in requested]
+        for seed in first.settings.seeds(self.seeds + self.rerun_invalid)[len(requested):]:
+            if sum(run_validity(result)[0] for result in results) >= len(requested):
+                break
+            results.append(self._result(first.with_seed(seed)))
+        return results
+
+    def _result(self, job: Job) -> JobResult:
+        return cached_result(job, self.cache) if self.read_only else run_job(job, self.cache, refresh=self.refresh)
+
+    def replacement_jobs(self, claims: list[Claim]) -> list[Job]:
+        """The further seeds --rerun-invalid would train next for the claims, from what the cache holds: for each
+        cell, its next seed while fewer of its seeds than requested are valid (an executor runs them ahead of the
+        claims, round after round, so the claims train nothing). Nothing when a needed seed is not in the cache."""
+        if not self.rerun_invalid:
+            return []
+        needed = []
+        for role, task, distilled in dict.fromkeys(group for claim in claims for group in cells_needed(claim)):
+            first = self.job(role, task, distilled)
+            valid = 0
+            for index, seed in enumerate(first.settings.seeds(self.seeds + self.rerun_invalid)):
+                job = first.with_seed(seed)
+                try:
+                    result = cached_result(job, self.cache)
+                except ClaimsError:  # not there (or unusable): the requested seeds are the planned jobs, not this
+                    if index >= self.seeds:
+                        needed.append(job)
+                    break
+                valid += run_validity(result)[0]
+                if valid >= self.seeds:
+                    break
+        return needed
+
     def cell(self, role: str, task: str, metric: str | None = None, distilled: bool = False) -> Measurement:
-        """Median over seeds of one metric on the task's paper split."""
+        """Median over the valid seeds of one metric on the task's paper split; RunFailed when no seed is valid."""
         spec = get_task(task)
         metric = metric or spec.paper_metric
         results = self.results(role, task, distilled)
-        per_seed = [r.value(metric) for r in results]
-        undefined = [r.job.seed for r, v in zip(results, per_seed, strict=True) if v is None]
-        if undefined:
-            raise RunFailed(f"{task} {metric} is undefined for {role} seed(s) {undefined} (constant predictions: a "
-                            f"failed run); rerun with more --seeds or --refresh")
-        value = float(statistics.median(per_seed))
         name = f"{role}{' (D)' if distilled else ''}"
+        runs, values, predictions, unavailable = [], [], [], None
+        for result in results:
+            valid, reason = run_validity(result, metric)
+            runs.append(SeedRun(result.job.seed, valid, None if valid else reason))
+            if valid:
+                values.append(float(result.value(metric)))
+                try:
+                    predictions.append(result.predictions(spec.paper_split))
+                except ClaimsError as error:  # an entry without stored predictions: no dev-set bootstrap, say why
+                    unavailable = error.what
+        if not values:
+            raise RunFailed(f"{name} {task}: no valid seed, so no measurement: "
+                            + "; ".join(f"seed {run.seed}: {run.reason}" for run in runs),
+                            "the run failed, the paper is not judged by it: train further seeds with --rerun-invalid N "
+                            "(or --seeds N), or --refresh")
+        value = float(statistics.median(values))
+        cell = Cell(name, task, metric, tuple(values), tuple(runs), () if unavailable else tuple(predictions))
         details = {
             "role": name, "checkpoint": self.checkpoints[role], "task": task, "metric": metric,
             "split": spec.paper_split, "protocol": self.protocol, "seeds": [r.job.seed for r in results],
-            "per_seed": per_seed, "median": value, "all_metrics": [r.metrics for r in results],
-            "cache": ["hit" if r.cached else "trained" for r in results],
+            "per_seed": [r.value(metric) for r in results], "valid_seeds": [run.seed for run in runs if run.valid],
+            "invalid_seeds": {str(run.seed): run.reason for run in runs if not run.valid}, "median": value,
+            "all_metrics": [r.metrics for r in results], "cache": ["hit" if r.cached else "trained" for r in results],
             "cache_keys": [r.key.id for r in results],
             "wall_time_s": [r.entry.get("wall_time_s", {}).get("total") for r in results],
         }
-        seeds_text = f"median of {len(per_seed)} seeds {', '.join(f'{v:.2f}' for v in per_seed)}" if len(per_seed) > 1 \
-            else f"seed {results[0].job.seed}"
-        return Measurement(value, details, f"{name} {task} {metric} = {value:.2f} ({seeds_text}; protocol {self.protocol})")
+        if unavailable:
+            details["predictions_unavailable"] = unavailable
+        invalid = len(runs) - len(values)
+        seeds_text = (f"median of {len(values)} valid seeds {', '.join(f'{v:.2f}' for v in values)}" if len(values) > 1
+                      else f"seed {next(run.seed for run in runs if run.valid)}")
+        seeds_text += f", {invalid} invalid" if invalid else ""
+        return Measurement(value, details, f"{name} {task} {metric} = {value:.2f} ({seeds_text}; protocol {self.protocol})",
+                           (cell,), Combination("cell"), self.quick)
 
     def macro(self, role: str, tasks: list[str]) -> Measurement:
         """Unweighted mean of the role's cells over the tasks, each with its task's paper metric (Table 1's score)."""
         cells = {task: self.cell(role, task) for task in tasks}
-        value = sum(c.value for c in cells.values()) / len(cells)
+        combination = Combination("mean", (tuple(range(len(cells))),))
+        value = float(combination.value([c.value for c in cells.values()]))
         details = {"role": role, "tasks": tasks, "cells": {t: c.value for t, c in cells.items()},
                    "cache": [state for c in cells.values() for state in c.details["cache"]],
                    "cell_details": {t: c.details for t, c in cells.items()}}
         return Measurement(value, details, f"{role} macro over {len(tasks)} tasks = {value:.2f} ("
-                           + ", ".join(f"{t} {c.value:.1f}" for t, c in cells.items()) + ")")
+                           + ", ".join(f"{t} {c.value:.1f}" for t, c in cells.items()) + ")",
+                           tuple(c.cells[0] for c in cells.values()), combination, self.quick)
 
     def measure(self, claim: Claim) -> Measurement:
         """The measured value of any glue, macro, retention or downstream row of the registry."""
@@ -135,23 +208,40 @@ class AccuracyRunner:
             bert, distilbert = self.macro("bert", tasks), self.macro("distilbert", tasks)
             if bert.value <= 0:
                 raise RunFailed(f"BERT's macro score is {bert.value:.2f}: a ratio to it means nothing (failed runs?)")
-            value = 100 * distilbert.value / bert.value
+            k = len(tasks)
+            combination = Combination("ratio", (tuple(range(k, 2 * k)), tuple(range(k))))
+            cells = bert.cells + distilbert.cells
+            value = float(combination.value([cell.median for cell in cells]))
             return Measurement(value, {"tasks": tasks, "bert_macro": bert.value, "distilbert_macro": distilbert.value,
                                        "cache": bert.details["cache"] + distilbert.details["cache"],
                                        "bert": bert.details, "distilbert": distilbert.details},
-                               f"retention {distilbert.value:.2f} / {bert.value:.2f} = {value:.1f}% over {len(tasks)} tasks")
+                               f"retention {distilbert.value:.2f} / {bert.value:.2f} = {value:.1f}% over {len(tasks)} tasks",
+                               cells, combination, self.quick)
         if claim.family == "downstream":
             if claim.metric == "points_behind":
                 metric = params.get("metric_of_gap") or get_task(claim.task).paper_metric
                 bert, distilbert = self.cell("bert", claim.task, metric), self.cell("distilbert", claim.task, metric)
-                value = bert.value - distilbert.value
+                combination = Combination("difference", ((0,), (1,)))
+                value = float(combination.value([bert.value, distilbert.value]))
                 return Measurement(value, {"metric": metric, "cache": bert.details["cache"] + distilbert.details["cache"],
                                            "bert": bert.details, "distilbert": distilbert.details},
                                    f"{claim.task} {metric}: BERT {bert.value:.2f} - DistilBERT {distilbert.value:.2f} "
-                                   f"= {value:.2f} points")
+                                   f"= {value:.2f} points", bert.cells + distilbert.cells, combination, self.quick)
             return self.cell(claim.model, claim.task, claim.metric, distilled=bool(params.get("distillation")))
         raise ClaimsError(f"claim {claim.id}: family {claim.family!r} is not an accuracy claim",
                           "run it with the test of its family")
+
+
+def run_validity(result: JobResult, metric: str | None = None) -> tuple[bool, str]:
+    """Whether a seed's run is a measurement (JobResult.validity), and its cell's metric defined on the paper split."""
+    validity = result.validity
+    if not validity.valid:
+        return False, validity.reason
+    metrics = [metric] if metric else result.job.spec.paper_metrics
+    undefined = [name for name in metrics if result.value(name) is None]
+    if undefined:
+        return False, f"{', '.join(undefined)} is undefined on {result.job.spec.paper_split} (constant predictions)"
+    return True, validity.reason
 
 
 def macro_tasks(claim: Claim) -> list[str]:

@@ -1,80 +1,52 @@
-"""The result cache: every fine-tuning job's metrics, stored under a key derived from all that decides them.
+"""The result cache: every fine-tuning job's metrics and predictions, under a key derived from all that decides them.
 
 Layout under the cache root (default <repo>/cache/, option --cache-dir):
-    <job_id>/<env_id>/result.json   the job's metrics, its whole configuration, library versions, device,
-                                    wall time and provenance, written atomically
-    <job_id>/<env_id>/trainer/      Trainer checkpoints while the job runs (an interrupted job resumes from
-                                    the last one; removed once result.json is written)
-    <job_id>/<env_id>/model/        the fine-tuned model, kept only when another job needs it (a teacher)
-job_id hashes the canonical JSON of the job's configuration (checkpoint and its revision or weight hash,
-task spec, protocol values, seed, data source, device and precision, harness job version); env_id hashes
-the versions of torch, transformers and datasets. A corrupt entry, or a missing one where other library
-versions left a result, is reported with a CacheWarning and the job reruns: never a wrong result.
-This module stores and finds results; running a job is harness.measure.finetune's.
+    <job_id>/<env_id>/result.json       metrics, validity, the whole configuration, library versions, device,
+                                        wall times, provenance, and the content digests of all of it
+    <job_id>/<env_id>/predictions.json  the per-example predictions of every scored split (harness.measure.predictions)
+    <job_id>/<env_id>/trainer/          Trainer checkpoints while the job runs (an interrupted job resumes from the
+                                        newest complete one; removed once result.json is written)
+    <job_id>/<env_id>/model/            the fine-tuned model, kept only when another job needs it (a teacher)
+    <job_id>/<env_id>/job.lock          held (filelock) while the job trains and its entry is written
+job_id hashes the job's configuration (harness.measure.finetune.job_key); env_id the library versions.
+Files are written atomically, predictions first: result.json is the commit point. Each entry carries
+digests of its record, of its scores (metrics and validity) and of its predictions file: an entry whose
+record or predictions were edited is refused (the job trains again); one whose scores alone were edited
+is recomputed from its intact predictions (`load(key, recompute)`), nothing trained. Any refusal is a
+CacheWarning saying why, never a wrong result. This module stores, checks and finds results; running a
+job is harness.measure.finetune's, computing scores harness.measure.rescore's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
+import logging
 import math
 import shutil
 import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.files import atomic_write_text, canonical_json, digest, file_sha256
+from harness.measure import predictions as stored_predictions
+from harness.measure.identity import checkpoint_identity, key_libraries  # noqa: F401 - checkpoint_identity re-exported
+from harness.measure.predictions import SplitPredictions
 from harness.paths import DEFAULT_CACHE_DIR
 
-SCHEMA_VERSION = 1
-KEY_LIBRARIES = ("torch", "transformers", "datasets")
-RESULT_FILE = "result.json"
+SCHEMA_VERSION = 2
+RESULT_FILE, PREDICTIONS_FILE, LOCK_FILE = "result.json", "predictions.json", "job.lock"
+SCORES = ("metrics", "validity")  # recomputable from the predictions; everything else is the record
+CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")  # and rng_state*.pth (one per process)
+LOG = logging.getLogger(__name__)
+Recompute = Callable[[dict[str, Any], dict[str, SplitPredictions]], dict[str, Any]]
 
 
 class CacheWarning(UserWarning):
-    """A cached result could not be used (corrupt, or made by other library versions): the job reruns."""
-
-
-def key_libraries() -> dict[str, str | None]:
-    """The versions of the libraries whose change invalidates a result."""
-    from harness.environment import library_versions
-
-    versions = library_versions()
-    return {name: versions.get(name) for name in KEY_LIBRARIES}
-
-
-def files_identity(paths: list[Path]) -> dict[str, str]:
-    """{file name: content sha256} of the files that exist among `paths`."""
-    return {path.name: file_sha256(path) for path in sorted(paths) if path.is_file()}
-
-
-def checkpoint_identity(checkpoint: str) -> dict[str, Any]:
-    """What pins a checkpoint's weights: a local folder's weight-file hashes, or the Hub commit it resolves to."""
-    from harness.data.hub import hub_is_reachable, looks_like_local_path
-    from harness.measure.models import weight_files
-
-    if looks_like_local_path(checkpoint):
-        folder = Path(checkpoint)  # content, not the path: the weight files and config.json
-        return {"local_files": files_identity([*weight_files(folder), folder / "config.json"])}
-    return {"hub_name": checkpoint, "revision": _hub_revision(checkpoint, hub_is_reachable())}
-
-
-def _hub_revision(name: str, online: bool) -> str | None:
-    """The commit `main` points at: from the local Hub cache (offline), else asked of the Hub; None if unknown."""
-    from huggingface_hub import constants
-
-    ref = Path(constants.HF_HUB_CACHE) / f"models--{name.replace('/', '--')}" / "refs" / "main"
-    if ref.is_file():
-        return ref.read_text(encoding="utf-8").strip()
-    if online:
-        from huggingface_hub import HfApi
-
-        try:
-            return HfApi().model_info(name).sha
-        except Exception:  # noqa: BLE001 - an unknown revision only makes the key less specific
-            return None
-    return None
+    """A cached result could not be used as it was (corrupt, edited, other library versions): recomputed or rerun."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +78,38 @@ def _valid_metrics(metrics: Any) -> bool:
             and all(isinstance(values, dict) and values and all(map(valid, values.values())) for values in metrics.values()))
 
 
+def _json_safe(value: Any) -> Any:
+    """A record as strict JSON: non-finite floats become None, paths and other objects their text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value if value is None or isinstance(value, (str, int, bool)) else str(value)
+
+
+def entry_digests(entry: Mapping[str, Any], predictions_sha256: str | None, scores: bool = True) -> dict[str, str | None]:
+    """The digests an entry carries: of its record (all but scores and digests), its scores, its predictions file."""
+    record = {name: value for name, value in entry.items() if name not in (*SCORES, "digests")}
+    return {"record": digest(record), "scores": digest({name: entry.get(name) for name in SCORES}) if scores else None,
+            "predictions": predictions_sha256}
+
+
+def is_complete_checkpoint(folder: Path) -> bool:
+    """Whether Trainer finished writing this checkpoint: it writes trainer_state.json after the weights, optimizer,
+    scheduler and RNG states, so a parseable state of the folder's own step (with the files before it) means whole."""
+    from harness.measure.models import weight_files
+
+    try:
+        step = int(folder.name.rsplit("-", 1)[1])
+        state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+    except (IndexError, ValueError, OSError, UnicodeDecodeError):
+        return False
+    return (isinstance(state, dict) and state.get("global_step") == step and bool(weight_files(folder))
+            and all((folder / name).is_file() for name in CHECKPOINT_FILES) and any(folder.glob("rng_state*.pth")))
+
+
 class ResultCache:
     """Results of fine-tuning jobs under one root folder."""
 
@@ -118,70 +122,172 @@ class ResultCache:
     def entry_path(self, key: JobKey) -> Path:
         return self.folder(key) / RESULT_FILE
 
+    def predictions_path(self, key: JobKey) -> Path:
+        return self.folder(key) / PREDICTIONS_FILE
+
     def trainer_dir(self, key: JobKey) -> Path:
         return self.folder(key) / "trainer"
 
     def model_dir(self, key: JobKey) -> Path:
         return self.folder(key) / "model"
 
-    def load(self, key: JobKey) -> dict[str, Any] | None:
-        """The stored entry of this job, or None (with a CacheWarning when one was there but unusable)."""
-        path = self.entry_path(key)
+    # ------------------------------------------------------------------ one writer per job across processes
+    def lock(self, key: JobKey) -> contextlib.AbstractContextManager[None]:
+        """Held while the job trains and its entry is written: one process trains it, the others wait, then read it."""
+        return self.lock_folder(self.folder(key))
+
+    @contextlib.contextmanager
+    def lock_folder(self, folder: Path) -> Iterator[None]:
+        """The lock of one entry's folder (filelock: released by the system if its holder is killed)."""
+        from filelock import FileLock, Timeout
+
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(folder / LOCK_FILE)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            LOG.warning("waiting for another process that holds %s", folder / LOCK_FILE)
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # ------------------------------------------------------------------ reading
+    def peek(self, key: JobKey) -> dict[str, Any] | None:
+        """The stored entry when it is intact, else None; silent and writes nothing (the check before the lock)."""
+        entry, problem, _ = self._inspect(self.folder(key), key)
+        return entry if problem is None else None
+
+    def load(self, key: JobKey, recompute: Recompute | None = None) -> dict[str, Any] | None:
+        """The stored entry of this job, or None with a CacheWarning when one was there but unusable.
+
+        recompute(entry, predictions) -> {"metrics", "validity"}: given, an entry whose scores alone were edited is
+        recomputed from its intact predictions and rewritten (call it under the job's lock), nothing trained.
+        """
+        folder, path = self.folder(key), self.entry_path(key)
         if not path.is_file():
             self._warn_other_versions(key)
             return None
+        entry, problem, scores_only = self._inspect(folder, key)
+        if problem is None:
+            return entry
+        if scores_only and recompute is not None:
+            warnings.warn(CacheWarning(f"cached result {path} was edited by hand ({problem}); its metrics are recomputed "
+                                       "from its intact stored predictions, nothing is trained"), stacklevel=2)
+            return self.rewrite_scores(folder, entry, recompute(entry, self.predictions_at(folder)))
+        warnings.warn(CacheWarning(f"cached result {path} cannot be used: {problem}; the job runs again and replaces it"),
+                      stacklevel=2)
+        return None
+
+    def predictions(self, key: JobKey) -> dict[str, SplitPredictions]:
+        """The job's stored predictions by split (a ClaimsError when there are none)."""
+        return self.predictions_at(self.folder(key))
+
+    def predictions_at(self, folder: Path) -> dict[str, SplitPredictions]:
+        return stored_predictions.read(folder / PREDICTIONS_FILE)
+
+    def entries(self) -> list[Path]:
+        """The folders of every stored entry under the root, whatever its job or library versions, sorted."""
+        return sorted(path.parent for path in self.root.glob(f"*/*/{RESULT_FILE}"))
+
+    def inspect_job(self, key: JobKey) -> tuple[dict[str, Any] | None, str | None, bool]:
+        """(entry, problem, scores_only) of a job's entry, checked against the job and its own digests; writes nothing."""
+        return self._inspect(self.folder(key), key)
+
+    def inspect(self, folder: Path) -> tuple[dict[str, Any] | None, str | None, bool]:
+        """(entry, problem, scores_only) of a stored entry, checked against its own digests (not against a job)."""
+        return self._inspect(folder, None)
+
+    def _inspect(self, folder: Path, key: JobKey | None) -> tuple[dict[str, Any] | None, str | None, bool]:
+        path = folder / RESULT_FILE
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None, "there is no entry", False
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            return self._unusable(path, f"not readable JSON ({error})")
+            return None, f"not readable JSON ({error})", False
         if not isinstance(entry, dict) or entry.get("schema_version") != SCHEMA_VERSION:
-            return self._unusable(path, f"cache schema {entry.get('schema_version') if isinstance(entry, dict) else None!r}, "
-                                        f"this harness writes {SCHEMA_VERSION}")
-        if entry.get("libraries") != key.libraries:
-            return self._unusable(path, f"made with {entry.get('libraries')}, this run has {key.libraries}")
-        if entry.get("configuration") != json.loads(canonical_json(key.configuration)):
-            return self._unusable(path, "its stored configuration differs from this job's (a hash collision or an edited file)")
-        if not _valid_metrics(entry.get("metrics")):
-            return self._unusable(path, "its metrics are missing or not numbers")
-        return entry
+            schema = entry.get("schema_version") if isinstance(entry, dict) else None
+            return None, f"cache schema {schema!r}, this harness writes {SCHEMA_VERSION}", False
+        if key is not None and entry.get("libraries") != key.libraries:
+            return None, f"made with {entry.get('libraries')}, this run has {key.libraries}", False
+        if key is not None and entry.get("configuration") != json.loads(canonical_json(key.configuration)):
+            return None, "its stored configuration differs from this job's (a hash collision or an edited file)", False
+        stored = entry.get("digests") if isinstance(entry.get("digests"), dict) else {}
+        sha = stored.get("predictions")
+        try:
+            expected = entry_digests(entry, sha, scores=False)
+        except ValueError as error:  # a NaN written into the file
+            return None, f"its record holds a value that is not valid JSON ({error})", False
+        if stored.get("record") != expected["record"]:
+            return None, "its record does not match its content digest (edited by hand?)", False
+        if sha is not None and (not (folder / PREDICTIONS_FILE).is_file() or file_sha256(folder / PREDICTIONS_FILE) != sha):
+            return None, "its stored predictions are missing or do not match their digest (edited by hand?)", False
+        try:
+            scores_intact = stored.get("scores") == entry_digests(entry, sha)["scores"] and _valid_metrics(entry.get("metrics"))
+        except ValueError:
+            scores_intact = False
+        if not scores_intact:
+            return entry, "its metrics are missing, not numbers, or do not match their content digest", sha is not None
+        return entry, None, False
 
-    def store(self, key: JobKey, metrics: dict[str, dict[str, float]], record: dict[str, Any]) -> dict[str, Any]:
-        """Write the job's entry atomically (a killed run leaves the old entry or none, never half of one)."""
+    # ------------------------------------------------------------------ writing
+    def store(self, key: JobKey, metrics: dict[str, dict[str, float | None]], record: dict[str, Any],
+              predictions: Mapping[str, SplitPredictions] | None = None, validity: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write the job's predictions, then its entry, each atomically (a killed run leaves the old entry or none)."""
         if not _valid_metrics(metrics):
             raise ValueError(f"refusing to cache metrics that are not finite numbers (or None): {metrics!r}")
-        entry = {
+        sha = None
+        if predictions is not None:
+            stored_predictions.write(self.predictions_path(key), predictions)
+            sha = file_sha256(self.predictions_path(key))
+        entry = _json_safe({
+            **record,
             "schema_version": SCHEMA_VERSION,
             "key": key.id,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "configuration": key.configuration,
             "libraries": key.libraries,
             "metrics": metrics,
-            **record,
-        }
-        atomic_write_text(self.entry_path(key), json.dumps(entry, indent=2, sort_keys=True, default=str) + "\n")
-        return json.loads(self.entry_path(key).read_text(encoding="utf-8"))
+            "validity": validity,
+        })
+        return self._write_entry(self.folder(key), entry, sha)
 
+    def rewrite_scores(self, folder: Path, entry: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
+        """Replace an entry's metrics and validity (recomputed from its predictions), atomically."""
+        rescored = {**entry, **_json_safe(scores), "rescored": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        return self._write_entry(folder, rescored, (entry.get("digests") or {}).get("predictions"))
+
+    def _write_entry(self, folder: Path, entry: dict[str, Any], predictions_sha256: str | None) -> dict[str, Any]:
+        entry = {name: value for name, value in entry.items() if name != "digests"}
+        entry["digests"] = entry_digests(entry, predictions_sha256)
+        atomic_write_text(folder / RESULT_FILE, json.dumps(entry, indent=2, sort_keys=True, allow_nan=False) + "\n")
+        return json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
+
+    # ------------------------------------------------------------------ checkpoints
     def last_checkpoint(self, key: JobKey) -> Path | None:
-        """The newest complete Trainer checkpoint of an interrupted run of this job, if any."""
-        from transformers.trainer_utils import get_last_checkpoint
-
+        """The newest complete Trainer checkpoint of an interrupted run of this job, if any; newer incomplete ones (a
+        run killed while saving) are removed, so that Trainer never trips on them."""
         folder = self.trainer_dir(key)
-        found = get_last_checkpoint(str(folder)) if folder.is_dir() else None
-        return Path(found) if found else None
+        found = sorted((p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()),
+                       key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True) if folder.is_dir() else []
+        for checkpoint in found:
+            if is_complete_checkpoint(checkpoint):
+                return checkpoint
+            LOG.warning("removing the incomplete checkpoint %s (a run killed while saving it)", checkpoint)
+            shutil.rmtree(checkpoint, ignore_errors=True)
+        return None
 
     def discard_checkpoints(self, key: JobKey) -> None:
         """Remove the Trainer checkpoints of a finished job (the result is stored; they only cost disk)."""
         shutil.rmtree(self.trainer_dir(key), ignore_errors=True)
 
     def forget(self, key: JobKey) -> None:
-        """Drop this job's entry and checkpoints (--refresh): the next run trains from scratch."""
+        """Drop this job's entry, predictions and checkpoints (--refresh): the next run trains from scratch."""
         self.entry_path(key).unlink(missing_ok=True)
+        self.predictions_path(key).unlink(missing_ok=True)
         self.discard_checkpoints(key)
-
-    def _unusable(self, path: Path, why: str) -> None:
-        warnings.warn(CacheWarning(f"cached result {path} cannot be used: {why}; the job runs again and replaces it"),
-                      stacklevel=3)
-        return None
 
     def _warn_other_versions(self, key: JobKey) -> None:
         others = sorted(p.parent.name for p in (self.root / key.job_id).glob(f"*/{RESULT_FILE}"))

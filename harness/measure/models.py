@@ -52,13 +52,26 @@ class Architecture:
         return self.config.num_hidden_layers
 
 
+CHECKPOINT_FIX = "point --bert-checkpoint/--distilbert-checkpoint at a folder saved by save_pretrained()"
+
+
+def local_folder(checkpoint: str) -> Path:
+    """A local checkpoint's folder (~ expanded); a MissingInput when the path does not exist or is a file."""
+    folder = Path(checkpoint).expanduser()
+    if not folder.exists():
+        raise MissingInput(f"checkpoint folder {checkpoint!r} does not exist", f"check the path; {CHECKPOINT_FIX}")
+    if not folder.is_dir():
+        raise MissingInput(f"checkpoint {checkpoint!r} is a file, not a folder", CHECKPOINT_FIX)
+    return folder
+
+
 def load_config(checkpoint: str) -> Architecture:
     """The checkpoint's own config when it can be had, else the project's copy; else a MissingInput."""
     if looks_like_local_path(checkpoint):
-        if not (Path(checkpoint) / "config.json").is_file():
-            raise MissingInput(f"checkpoint folder {checkpoint!r} has no config.json",
-                              "point --bert-checkpoint/--distilbert-checkpoint at a folder saved by save_pretrained()")
-        return Architecture(checkpoint, AutoConfig.from_pretrained(checkpoint), f"local folder {checkpoint}")
+        folder = local_folder(checkpoint)
+        if not (folder / "config.json").is_file():
+            raise MissingInput(f"checkpoint folder {checkpoint!r} has no config.json", CHECKPOINT_FIX)
+        return Architecture(checkpoint, AutoConfig.from_pretrained(folder), f"local folder {checkpoint}")
     if hub_is_reachable():
         return Architecture(checkpoint, AutoConfig.from_pretrained(checkpoint), f"Hugging Face Hub {checkpoint}")
     bundled = CONFIG_DIR / checkpoint.split("/")[-1]
@@ -108,7 +121,11 @@ def weight_files(folder: Path) -> list[Path]:
 def weights_problem(checkpoint: str) -> MissingInput | None:
     """Why a checkpoint's trained weights cannot be had here (a MissingInput naming the fix), or None."""
     if looks_like_local_path(checkpoint):
-        if weight_files(Path(checkpoint)):
+        try:
+            folder = local_folder(checkpoint)
+        except MissingInput as missing:
+            return missing
+        if weight_files(folder):
             return None
         return MissingInput(f"checkpoint folder {checkpoint!r} has no weights (model.safetensors or pytorch_model.bin)",
                             "save the model there with save_pretrained(), or name a Hub checkpoint and connect to the internet")
@@ -124,7 +141,7 @@ def load_pretrained(checkpoint: str, head: str, num_labels: int = 2) -> torch.nn
     if problem is not None:
         raise problem
     kwargs = {"num_labels": num_labels} if head == "sequence_classification" else {}
-    return HEADS[head].from_pretrained(checkpoint, **kwargs)
+    return HEADS[head].from_pretrained(local_folder(checkpoint) if looks_like_local_path(checkpoint) else checkpoint, **kwargs)
 
 
 def accepted_inputs(model: torch.nn.Module) -> set[str]:

@@ -2,12 +2,16 @@
 
 `fine_tune(job, key, cache, teacher_dir)` loads the job's pretrained checkpoint with a fresh head, its
 tokenizer and the splits its Sources name, fine-tunes with the job's Settings (Trainer does the loop,
-the progress bars and the checkpoints every save_steps; an interrupted run resumes from the last
-one), scores every evaluation split with the task's metrics (harness.measure.metrics), and stores the
-result in the cache. GLUE and IMDb are sequence classification, STS-B a one-output regression, SQuAD
-extractive QA with run_qa's windows and post-processing (harness.data.preprocess); DistilBERT (D) adds
-the distillation loss against a fine-tuned teacher (harness.measure.distill). On a GPU the job trains
-in bf16 and pads every batch to a multiple of 8. Deciding whether to train at all is
+the progress bars and the checkpoints every save_steps), predicts every evaluation split example by
+example, and stores the predictions with the scores computed from them (harness.measure.rescore) in
+the cache. An interrupted run resumes from its newest complete checkpoint (one killed while saving is
+skipped: harness.measure.cache), and records what an uninterrupted run records: its training loss is
+the mean over every step of the loss log (logged every save_steps and at the last step, so a resumed
+log, restored from the checkpoint, covers the steps before the interruption too); Trainer's NaN filter
+is off, so a diverged step shows. GLUE and IMDb are sequence classification, STS-B a one-output
+regression, SQuAD extractive QA with run_qa's windows and post-processing (harness.data.preprocess);
+DistilBERT (D) adds the distillation loss against a fine-tuned teacher (harness.measure.distill). On a
+GPU the job trains in bf16 and pads every batch to a multiple of 8. Deciding whether to train at all is
 harness.measure.finetune's job, not this module's.
 """
 
@@ -23,14 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from transformers import TrainerCallback
 
 from harness.data import preprocess
 from harness.data.loading import load
 from harness.errors import ClaimsError, MissingInput
-from harness.measure import metrics
 from harness.measure.cache import JobKey, ResultCache
-from harness.measure.finetune import Job
+from harness.measure.finetune import GRADIENT_ACCUMULATION_STEPS, Job
 from harness.measure.models import accepted_inputs
+from harness.measure.predictions import SplitPredictions
 from harness.spec.protocols import Settings
 from harness.spec.tasks import TaskSpec
 
@@ -67,6 +72,7 @@ def training_arguments(job: Job, output_dir: Path, distilling: bool = False) -> 
         output_dir=str(output_dir),
         per_device_train_batch_size=s.train_batch_size,
         per_device_eval_batch_size=s.eval_batch_size,
+        gradient_accumulation_steps=GRADIENT_ACCUMULATION_STEPS,  # the cache key's effective batch reads the same value
         learning_rate=s.learning_rate,
         num_train_epochs=s.num_train_epochs,
         max_steps=s.max_steps or -1,
@@ -81,6 +87,9 @@ def training_arguments(job: Job, output_dir: Path, distilling: bool = False) -> 
         save_strategy="steps",
         save_steps=s.save_steps,
         save_total_limit=1,
+        logging_strategy="steps",
+        logging_steps=s.save_steps,  # every checkpoint's log then covers every step before it
+        logging_nan_inf_filter=False,  # a NaN loss must show: it makes the run invalid
         eval_strategy="no",
         report_to="none",
         disable_tqdm=False,
@@ -95,6 +104,7 @@ def fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | Non
     from harness import environment
     from harness.measure.distill import DistillationTrainer
     from harness.measure.models import load_pretrained
+    from harness.measure.rescore import scores
 
     spec, s = job.spec, job.settings
     qa = spec.kind == "extractive_qa"
@@ -120,7 +130,7 @@ def fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | Non
     collator = DataCollatorWithPadding(feature_tokenizer, pad_to_multiple_of=8 if job.device == "cuda" else None)
     common = {"model": model, "args": training_arguments(job, cache.trainer_dir(key), teacher is not None),
               "train_dataset": train_features, "data_collator": collator, "processing_class": tokenizer,
-              "callbacks": list(callbacks)}
+              "callbacks": [LogTheLastStep(), *callbacks]}
     if teacher is not None:
         trainer = DistillationTrainer(**common, teacher=teacher, temperature=s.distillation_temperature,
                                       alpha_ce=s.distillation_alpha_ce, alpha_task=s.distillation_alpha_task)
@@ -133,10 +143,12 @@ def fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | Non
     train_output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     train_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    scores = {split: evaluate(trainer, spec, dataset, tokenizer, s) for split, dataset in evals.items()}
+    predictions = {split: predict_split(trainer, spec, dataset, tokenizer, s) for split, dataset in evals.items()}
+    predictions = {split: SplitPredictions.from_json(p.to_json()) for split, p in predictions.items()}  # as stored
     eval_seconds = time.perf_counter() - started
     if job.keeps_model:
         _save_model(trainer, cache.model_dir(key))
+    loss = loss_record(trainer.state.log_history, train_output.global_step, train_output.training_loss)
     record = {
         "job": job.describe(),
         "protocol": job.protocol,
@@ -151,19 +163,42 @@ def fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | Non
         "train_features": len(train_features),
         "eval_rows": {split: len(dataset) for split, dataset in evals.items()},
         "optimisation_steps": train_output.global_step,
-        "training_loss": train_output.training_loss,
+        **loss,
         "train_samples_per_second": train_output.metrics.get("train_samples_per_second"),
         "wall_time_s": {"train": round(train_seconds, 3), "evaluate": round(eval_seconds, 3),
                         "total": round(train_seconds + eval_seconds, 3)},
     }
-    entry = cache.store(key, scores, record)
+    scored = scores(spec, predictions, loss["nonfinite_loss_step"])
+    entry = cache.store(key, scored["metrics"], record, predictions, scored["validity"])
     cache.discard_checkpoints(key)
     return entry
 
 
-def _finite_or_none(values: dict[str, float]) -> dict[str, float | None]:
-    """A correlation of constant predictions is undefined (nan): stored as null, never as a number."""
-    return {name: (value if math.isfinite(value) else None) for name, value in values.items()}
+class LogTheLastStep(TrainerCallback):
+    """Log the loss at the last step too (Trainer logs every logging_steps only): the loss log then covers every step."""
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if state.global_step >= state.max_steps:
+            control.should_log = True
+        return control
+
+
+def loss_record(log_history: list[dict[str, Any]], global_step: int, trainer_loss: float) -> dict[str, Any]:
+    """training_loss (the mean loss over every optimisation step), the loss curve and the first non-finite step.
+
+    Computed from the log, which a resumed run restores from its checkpoint, so that a resumed job records the
+    same loss as an uninterrupted one (Trainer's own figure covers only the steps run since the resume).
+    """
+    curve = [(int(entry["step"]), float(entry["loss"])) for entry in log_history if "loss" in entry and "step" in entry]
+    nonfinite = next((step for step, value in curve if not math.isfinite(value)), None)
+    if nonfinite is None and not math.isfinite(trainer_loss):
+        nonfinite = global_step
+    total, last = 0.0, 0
+    for step, value in curve:  # each logged loss is the mean over the steps since the previous log
+        total, last = total + value * (step - last), step
+    training_loss = total / global_step if curve and last == global_step else trainer_loss
+    return {"training_loss": training_loss if math.isfinite(training_loss) else None, "loss_curve": curve,
+            "nonfinite_loss_step": nonfinite}
 
 
 def predict_in_order(trainer: Any, features: Any) -> Any:
@@ -180,23 +215,28 @@ def predict_in_order(trainer: Any, features: Any) -> Any:
         trainer.args.train_sampling_strategy = strategy
 
 
-def evaluate(trainer: Any, spec: TaskSpec, dataset: Any, tokenizer: Any, s: Settings) -> dict[str, float | None]:
-    """The task's metrics on one evaluation split, from the trained model's predictions."""
+def predict_split(trainer: Any, spec: TaskSpec, dataset: Any, tokenizer: Any, s: Settings) -> SplitPredictions:
+    """The trained model's prediction for every example of one evaluation split, in the split's order."""
     if spec.kind == "extractive_qa":
         features = preprocess.prepare_squad_eval_features(dataset, tokenizer, s.max_length, s.doc_stride, padding=False)
         start_logits, end_logits = predict_in_order(trainer, features)[:2]
         answers = preprocess.postprocess_squad(dataset, features, start_logits, end_logits)
-        references = dict(zip(dataset["id"], dataset["answers"], strict=True))
-        return _finite_or_none(metrics.compute(spec, answers, references))
+        ids = list(dataset["id"])
+        return SplitPredictions(ids, [list(gold["text"]) for gold in dataset["answers"]], [answers[i] for i in ids])
     tokenized = preprocess.tokenize_task(dataset, spec, tokenizer, s.max_length)
-    logits = np.asarray(predict_in_order(trainer, tokenized))
-    predictions = logits[:, 0] if spec.kind == "regression" else logits.argmax(axis=-1)
-    return _finite_or_none(metrics.compute(spec, predictions, dataset["label"]))
+    logits = np.asarray(predict_in_order(trainer, tokenized), dtype=float)
+    ids = list(dataset["idx"]) if "idx" in dataset.column_names else list(range(len(dataset)))
+    references = list(dataset["label"])
+    if spec.kind == "regression":
+        return SplitPredictions(ids, references, logits[:, 0].tolist())
+    return SplitPredictions(ids, references, logits.argmax(axis=-1).tolist(), logits.tolist())
 
 
 def _save_model(trainer: Any, target: Path) -> None:
     """Save the fine-tuned model and tokenizer whole or not at all (a temporary folder, then a rename)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(".model.*"):  # left by a run killed while saving (the job's lock is held)
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".model.", dir=target.parent))
     trainer.save_model(str(staging))
     shutil.rmtree(target, ignore_errors=True)

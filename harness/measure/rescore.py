@@ -1,0 +1,116 @@
+"""Scores from stored predictions, for a fresh job and for `python -m harness rescore` alike: metrics and validity.
+
+`scores(spec, predictions, nonfinite_loss_step)` is the one place a job's per-example predictions become
+the metrics and the validity its cache entry holds: harness.measure.training calls it after training,
+harness.measure.cache (through `recompute`) when an entry's metrics were edited by hand, and the rescore
+command for every entry of a cache after a fix to the metric code, which is not part of any cache key
+(harness.measure.identity). The command trains nothing: it recomputes each entry's scores with today's
+code, rewrites (atomically, under the job's lock) only the entries whose scores changed, and says what
+changed; an entry without predictions (written by an older harness) is named and left as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ClaimsError
+from harness.measure.cache import ResultCache
+from harness.measure.predictions import SplitPredictions, metrics_of
+from harness.measure.validity import Validity, judge
+from harness.paths import DEFAULT_CACHE_DIR
+from harness.spec.tasks import TaskSpec, get_task
+
+
+def scores(spec: TaskSpec, predictions: Mapping[str, SplitPredictions], nonfinite_loss_step: int | None) -> dict[str, Any]:
+    """{"metrics": {split: {metric: points or None}}, "validity": {...}} of a job's stored predictions."""
+    metrics = {split: metrics_of(spec, split_predictions) for split, split_predictions in predictions.items()}
+    if spec.paper_split in predictions:
+        validity = judge(spec, predictions[spec.paper_split], nonfinite_loss_step)
+    else:
+        validity = Validity(False, f"no predictions on {spec.paper_split}, the paper's split")
+    return {"metrics": metrics, "validity": validity.to_json()}
+
+
+def recompute(entry: Mapping[str, Any], predictions: Mapping[str, SplitPredictions]) -> dict[str, Any]:
+    """A stored entry's scores recomputed from its predictions with today's metric code."""
+    return scores(get_task(entry["configuration"]["task"]["name"]), predictions, entry.get("nonfinite_loss_step"))
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    changes = []
+    splits = sorted(set(old.get("metrics") or {}) | set(new["metrics"]))
+    for split in splits:
+        before, after = (old.get("metrics") or {}).get(split, {}), new["metrics"].get(split, {})
+        for name in sorted(set(before) | set(after)):
+            if before.get(name) != after.get(name):
+                changes.append(f"{split} {name} {_text(before.get(name))} -> {_text(after.get(name))}")
+    if old.get("validity") != new["validity"]:
+        was = old.get("validity") or {}
+        changes.append(f"validity {_valid_text(was)} -> {_valid_text(new['validity'])} ({new['validity']['reason']})")
+    return changes
+
+
+def _text(value: Any) -> str:
+    return "absent" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _valid_text(validity: Mapping[str, Any]) -> str:
+    return "unchecked" if "valid" not in validity else "valid" if validity["valid"] else "invalid"
+
+
+def rescore_cache(cache: ResultCache) -> dict[str, list[str]]:
+    """Recompute every entry's scores; {"changed": lines, "unchanged": folders, "left": lines} (nothing trained)."""
+    report: dict[str, list[str]] = {"changed": [], "unchanged": [], "left": []}
+    for folder in cache.entries():
+        with cache.lock_folder(folder):
+            entry, problem, scores_only = cache.inspect(folder)
+            name = folder.relative_to(cache.root).as_posix()
+            if entry is None or (problem and not scores_only):
+                report["left"].append(f"{name}: {problem}")
+                continue
+            if not (entry.get("digests") or {}).get("predictions"):
+                report["left"].append(f"{name}: no stored predictions (written by an older harness, or by hand); "
+                                      "run its job again to keep them")
+                continue
+            try:
+                new = recompute(entry, cache.predictions_at(folder))
+            except ClaimsError as error:
+                report["left"].append(f"{name}: {error.what}")
+                continue
+            changes = _differences(entry, new)
+            if not changes and not problem:
+                report["unchanged"].append(name)
+                continue
+            cache.rewrite_scores(folder, entry, new)
+            job = entry.get("job", "")
+            report["changed"].append(f"{name} ({job}): " + ("; ".join(changes) or "digest restored, values unchanged"))
+    return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, metavar="DIR",
+                        help="the result cache to rescore: the folder pytest's --cache-dir names")
+    parser.add_argument("--json", action="store_true",
+                        help="print {changed, unchanged, left} as JSON instead of one line per changed or left entry")
+
+
+def run(args: argparse.Namespace) -> int:
+    cache = ResultCache(args.cache_dir)
+    if not cache.root.is_dir():
+        raise ClaimsError(f"--cache-dir {cache.root} is not a folder", "pass the folder pytest's --cache-dir wrote")
+    report = rescore_cache(cache)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for line in report["changed"]:
+        print(f"changed    {line}")
+    for line in report["left"]:
+        print(f"left       {line}")
+    print(f"{len(report['changed']) + len(report['unchanged'])} entries rescored from their stored predictions "
+          f"(nothing trained): {len(report['changed'])} changed, {len(report['unchanged'])} unchanged; "
+          f"{len(report['left'])} left as they are")
+    return 0
