@@ -2,7 +2,9 @@
 
 Each row asks harness.measure.speed for its measurement: both models (built from their configs, or
 their checkpoints with --speed-weights pretrained) timed in one run, their rounds interleaved, every
-round timed by pytest-benchmark's pedantic mode; the claim is the ratio of the two totals. The GPU rows
+round timed by pytest-benchmark's pedantic mode; the claim is the ratio of the two totals, read as a lower
+bound (at least 1.55x), with its interval (a paired bootstrap over the timed chunks) and the two-sided
+comparison with 1.63x beside it. The GPU rows
 (our extension) time a grid of batch sizes and sequence lengths per dtype and skip without CUDA.
 Options: --speed-pass (auto: the full pass with -m speed, a quick one in the whole suite), --speed-pairs,
 --speed-threads, --speed-inputs, --speed-weights (pytest --help).
@@ -26,4 +28,4 @@ def test_speed_claim(claim, record_claim, benchmark, speed_runner):
     measurement = speed_runner.measure(claim, timing.benchmark_runner(benchmark))
     benchmark.extra_info.update(measurement.benchmark_info)
     print(f"\n{claim.id}: {measurement.summary}" + "".join(f"\n  {line}" for line in measurement.lines))
-    check(record_claim(measurement.value, summary=measurement.summary, **measurement.details))
+    check(record_claim(measurement))

@@ -25,7 +25,7 @@ def table(loaded: registry.Registry) -> str:
         if claim.out_of_scope:
             tolerance = "out of scope"
         else:
-            tolerance = claim.tolerance.describe() + (f" (band {claim.noise_band.describe()})" if claim.noise_band else "")
+            tolerance = claim.tolerance.describe() + (f" (seed σ {claim.seed_spread.sigma:g})" if claim.seed_spread else "")
         if claim.known_discrepancy:
             tolerance += " · known discrepancy (strict xfail)"
         lines.append(f"| `{claim.id}` | {claim.source} | {paper} | {claim.metric} | {tolerance} | {claim.marker} |")

@@ -147,3 +147,57 @@ def test_any_other_exception_fails_the_claim_with_its_traceback(policy_run):
     assert "raise RuntimeError" in output and "RuntimeError: a bug of ours" in output
     assert claims["size.reduction"]["verdict"] == "error"
     assert claims["size.reduction"]["message"] == "RuntimeError: a bug of ours"
+
+
+# ---------------------------------------------------------------- verdicts a CI can read: JUnit properties, a strict mode
+
+NOISY_TEST = """
+import pytest
+from harness.judge.verdict import check
+from harness.measure.arithmetic import recompute
+
+@pytest.mark.claims("glue")
+def test_glue(claim, record_claim):
+    check(record_claim(claim.paper_value + (4.0 if claim.id == "glue.sst2.bert" else 0.0)))
+
+@pytest.mark.claims("paper_arithmetic")
+def test_paper(claim, record_claim, claims_registry):
+    check(record_claim(recompute(claim, claims_registry)))
+"""
+
+
+def test_junit_properties_fail_inconclusive_and_the_paper_checks_apart(pytester):
+    """One inner run: SST-2 measured 4 points off (inconclusive: no prior, one value), RTE on the paper's value, and
+    the paper's own arithmetic, with --fail-inconclusive and a JUnit XML file."""
+    import xml.etree.ElementTree as ET
+
+    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')
+    pytester.makepyfile(test_noisy=NOISY_TEST)
+    result = pytester.runpytest_subprocess("--run-slow", "-k", "sst2 or rte or paper", "--fail-inconclusive",
+                                           "--report-dir", str(pytester.path / "run"), "--junitxml",
+                                           str(pytester.path / "junit.xml"), "-p", "no:cacheprovider")
+    document = json.loads((pytester.path / "run" / "results.json").read_text())
+    claims = {c["id"]: c for c in document["claims"]}
+
+    # JUnit: each claim's testcase carries the paper value, the measurement, its interval, the tolerance, seeds, verdict
+    cases = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+             for case in ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")}
+    sst2 = cases["test_glue[glue.sst2.bert]"]
+    assert sst2["claim"] == "glue.sst2.bert" and sst2["claim_paper_value"] == "92.7" and sst2["claim_measured"] == "96.7"
+    assert sst2["claim_tolerance"] == "±1 -> [91.7, 93.7]" and sst2["claim_verdict"] == "inconclusive"
+    assert sst2["claim_interval"] == "" and sst2["claim_seeds"] == "1 valid, 0 invalid"  # no prior for SST-2, one value
+    rte = cases["test_glue[glue.rte.bert]"]
+    assert rte["claim_verdict"] == "reproduced" and rte["claim_interval"].startswith("[64.5")  # 69.3 +- 1.96 x 2.4
+
+    # --fail-inconclusive: the inconclusive SST-2 fails (the xfail left is the paper's known discrepancy, strict)
+    result.assert_outcomes(passed=8, failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["*--fail-inconclusive: inconclusive*glue.sst2.bert*"])
+    assert claims["glue.sst2.bert"]["verdict"] == "inconclusive" and claims["glue.sst2.bert"]["outcome"] == "failed"
+
+    # the paper's own arithmetic: checks of the paper, counted apart from the claims
+    result.stdout.fnmatch_lines(["claims: *", "checks of the paper's own arithmetic (not claims reproduced):",
+                                 "PAPER DOES NOT HOLD*paper.table1.bert_score_is_row_mean*",
+                                 "PAPER HOLDS*paper.table1.bert_score_with_mnli_84_7*"])
+    assert document["paper_checks"] == {"does not hold": 1, "holds": 5}
+    assert document["summary"]["reproduced"] == 3, "the SST-2 and RTE rows (one inconclusive), not the paper's checks"
+    assert claims["paper.table3.speedup_is_60_percent"]["kind"] == "paper check" and claims["glue.sst2.bert"]["kind"] == "claim"

@@ -79,7 +79,7 @@ def test_a_good_row_loads(tmp_path):
         ({"version": "one"}, "version", "expected int"),
         ({"paper_value": None}, "paper_value", "needs the paper's value"),
         ({"tolerance_reason": None}, "tolerance_reason", "needs a tolerance and its rationale"),
-        ({"noise_band": {"kind": "absolute", "value": 0.1}}, "noise_band.value", "at least as wide"),
+        ({"seed_spread": {"sigma": 1.0}}, "seed_spread.source", "missing"),
         ({"colour": "red"}, "colour", "unknown field"),
     ],
 )

@@ -52,7 +52,7 @@ def every_verdict() -> results_module.RunResults:
     return document([
         judged("size.bert.parameters", 109.48224),  # reproduced
         judged("glue.rte.distilbert", 40.0),  # not reproduced
-        judged("glue.cola.bert", 60.3, seeds=[1, 2, 3]),  # inconclusive: outside ±3, inside ±5
+        judged("glue.cola.bert", 60.3, seeds=[1, 2, 3]),  # inconclusive: outside ±3, within one seed's noise (sigma 1.7)
         judged("speed.cpu.stsb_speedup", 1.9, seconds={"bert": 30.2, "distilbert": 15.9}, speedup=1.9,
                chunk_seconds={"bert": [15.0, 15.2], "distilbert": [8.0, 7.9]}),
         judged("retention.with_wnli", 96.4),
@@ -203,6 +203,22 @@ def test_bad_results_file_is_a_claims_error(tmp_path, content, expected):
         report.render(tmp_path)
 
 
+def test_render_takes_the_results_file_itself_and_writes_beside_it(run_dir):
+    written = report.render(run_dir / results_module.RESULTS_FILE)
+    assert {path.parent for path in written} == {run_dir} and (run_dir / "report.html").is_file()
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"\xff\xfe{}", r"is not UTF-8 text \(byte 0\)"),
+    (b"[" * 100_000 + b"]" * 100_000, r"nests its JSON too deeply"),
+])
+def test_an_unreadable_results_file_is_one_line(tmp_path, content, expected):
+    (tmp_path / "results.json").write_bytes(content)
+    with pytest.raises(ClaimsError, match=expected) as error:
+        report.render(tmp_path)
+    assert "\n" not in error.value.what
+
+
 def test_rebuild_command_reports_a_bad_file_in_one_line(tmp_path, repo_root):
     (tmp_path / "results.json").write_text('{"schema_version": 2, "claims": []}')
     done = subprocess.run([sys.executable, "-m", "harness", "report", str(tmp_path)], cwd=repo_root,
@@ -314,3 +330,41 @@ def test_the_browser_dom_holds_every_claim(browser, claims_run):
     assert done.stdout.count("<img") == len(PLOT_FILES)
     for claim in REGISTRY.claims:
         assert f'id="{claim.id}"' in done.stdout, claim.id
+
+
+# --- intervals, paired comparisons, not judged, the paper's checks apart -------------------------------
+
+
+def test_the_report_shows_intervals_paired_comparisons_not_judged_and_the_paper_checks_apart(tmp_path):
+    from harness.judge.uncertainty import Uncertainty
+
+    comparisons = {"tasks": {"rte": {"metric": "accuracy", "difference": 9.4,
+                                     "paired_bootstrap": {"sd": 2.1, "interval": [5.2, 13.5], "resamples": 1000},
+                                     "mcnemar": [{"seeds": [42, 42], "first_only": 40, "second_only": 14, "examples": 277,
+                                                  "p_value": 0.0005}]}}}
+    noise = Uncertainty((95.1, 98.3), (-1.9, 1.3), 3.2, True, "2 cells: the spread of the run's 3 valid seeds",
+                        {"valid": 6, "invalid": 1, "runs": [{"cell": "bert rte", "seed": 44, "valid": False,
+                                                            "reason": "no better than a constant predictor"}]},
+                        {"sd": 0.4, "interval": [95.9, 97.5], "resamples": 1000}, comparisons)
+    retention = REGISTRY.get("retention.with_wnli")
+    quick = REGISTRY.get("glue.sst2.bert")
+    arithmetic = REGISTRY.get("paper.table1.retention_is_97_percent")
+    run = document([
+        results_module.ClaimResult(retention, "n::r", judge(retention, 96.7, noise), outcome="passed"),
+        results_module.ClaimResult(quick, "n::q", judge(quick, 85.0, not_judged="quick protocol 'minilm-cpu'"),
+                                   outcome="passed"),
+        results_module.ClaimResult(arithmetic, "n::a", judge(arithmetic, 96.86), outcome="passed"),
+    ])
+    assert run.summary == {"not judged": 1, "reproduced": 1, "skipped": len(REGISTRY.claims) - 3 - 5}
+    assert run.paper_checks == {"holds": 1, "skipped": 5}
+    results_module.write(tmp_path, run)
+    report.render(tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert "Checks of the paper's own arithmetic (not claims, not counted above): 1 holds, 5 skipped." in text
+    assert "Not judged: 1 claim was measured by a quick run" in text and "quick protocol 'minilm-cpu'" in text
+    paired = report_sections.comparisons_section(results_module.read(tmp_path)).table.iloc[0]
+    assert paired["paired bootstrap 95%"] == "[5.2, 13.5]" and paired["McNemar (seed: BERT only / DistilBERT only, p)"] == \
+        "42: 40 / 14, p 0.0005"
+    rows = report_sections.table1(results_module.read(tmp_path))[1].table.set_index("claim")
+    assert rows.loc["retention.with_wnli", "95% interval"] == "[95.1, 98.3]"
+    assert rows.loc["retention.with_wnli", "seeds"] == "6 valid, 1 invalid"

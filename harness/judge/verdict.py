@@ -1,13 +1,18 @@
 """Judge a measurement against a claim: the one Verdict type, and every status a claim can end in.
 
 reproduced      the measurement lies inside the claim's tolerance around the paper's value;
-inconclusive    outside the tolerance but inside the seed-noise band: the run cannot decide;
-not reproduced  outside both;
+not reproduced  the 95% interval of the difference from the paper's value lies wholly outside the tolerance
+                (only where the seed-level noise is known: harness.judge.uncertainty's `complete`); an
+                exact measurement (sizes, the paper's arithmetic) is not reproduced as soon as it is outside;
+inconclusive    neither: this run cannot tell (too few seeds, too noisy a task);
+not judged      measured under a quick protocol (smoke, minilm-cpu, any --max-train-samples): the value and
+                its interval are reported, the paper is not judged by them;
 skipped         not measured (an absent input, a deselected or out-of-scope claim): the message says why;
-error           the test ended before it recorded a measurement: the message is the error.
-`judge` gives the first three, `Verdict.skipped` and `Verdict.error` the last two; the plugin keeps
-every Verdict and results.json is written from it. `check` turns a verdict into a pytest outcome:
-pass, xfail (inconclusive: not a pass) or fail. This module neither measures nor writes anything.
+error           the run failed: the test ended before it recorded a measurement, or every seed was invalid.
+`judge` gives the first four from a value and its Uncertainty (harness.judge.uncertainty), `decide` is its
+vectorised core (the simulation tests call it on thousands of replications), `Verdict.skipped` and
+`Verdict.error` the last two. `check` turns a verdict into a pytest outcome: pass (reproduced, not
+judged), xfail (inconclusive: not a pass) or fail. This module neither measures nor writes anything.
 """
 
 from __future__ import annotations
@@ -15,10 +20,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from enum import Enum
+from typing import Any
 
-from harness.spec.registry import Claim
+import numpy as np
+
+from harness.judge.uncertainty import Uncertainty, assess, default
+from harness.measure.measurement import Measurement
+from harness.spec.registry import Claim, Registry
 
 Interval = tuple[float, float]  # low, high; -inf / inf for an open side
+EDGE = 1e-12  # a value exactly on a tolerance's edge is inside it
 
 
 class Status(str, Enum):
@@ -27,21 +38,26 @@ class Status(str, Enum):
     REPRODUCED = "reproduced"
     NOT_REPRODUCED = "not reproduced"
     INCONCLUSIVE = "inconclusive"
+    NOT_JUDGED = "not judged"
     SKIPPED = "skipped"
     ERROR = "error"
 
 
+DECISIONS = (Status.REPRODUCED, Status.INCONCLUSIVE, Status.NOT_REPRODUCED)  # decide()'s codes 0, 1, 2
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """The one result of judging a claim: its status, the values compared, the intervals and the sentence."""
+    """The one result of judging a claim: its status, the values compared, the tolerance, the noise and the sentence."""
 
     claim_id: str
     status: Status
     paper_value: float | None
     measured: float | None
     tolerance_interval: Interval | None  # what the tolerance accepts around the paper's value
-    noise_interval: Interval | None  # the seed-noise band around it (inconclusive inside)
     message: str
+    uncertainty: Uncertainty | None = None  # the measurement's intervals, seeds and paired tests; None: exact or none
+    not_judged: str | None = None  # why a quick run's value is reported but not judged (status NOT_JUDGED)
 
     @property
     def delta(self) -> float | None:
@@ -50,6 +66,11 @@ class Verdict:
             return None
         return self.measured - self.paper_value
 
+    @property
+    def interval(self) -> Interval | None:
+        """The measurement's 95% interval, or None (exact, unknown noise, or not measured)."""
+        return self.uncertainty.interval if self.uncertainty else None
+
     @classmethod
     def skipped(cls, claim: Claim, reason: str) -> Verdict:
         """A claim that was not measured, and why."""
@@ -57,62 +78,107 @@ class Verdict:
 
     @classmethod
     def error(cls, claim: Claim, message: str) -> Verdict:
-        """A claim whose test ended before it recorded a measurement: an error of the run, not a verdict on the paper."""
+        """A claim whose run failed before it gave a measurement: an error of the run, not a verdict on the paper."""
         return cls._unmeasured(claim, Status.ERROR, message)
 
     @classmethod
     def _unmeasured(cls, claim: Claim, status: Status, message: str) -> Verdict:
-        return cls(claim.id, status, claim.paper_value, None, *_intervals(claim), message)
+        interval = claim.tolerance.interval(claim.paper_value) if claim.tolerance and claim.paper_value is not None else None
+        return cls(claim.id, status, claim.paper_value, None, interval, message)
 
 
-def _intervals(claim: Claim) -> tuple[Interval | None, Interval | None]:
-    """The tolerance's and the noise band's intervals around the claim's paper value (None where it has none)."""
-    if claim.paper_value is None:
-        return None, None
-    paper = claim.paper_value
-    return (claim.tolerance.interval(paper) if claim.tolerance else None,
-            claim.noise_band.interval(paper) if claim.noise_band else None)
-
-
-def _fmt_interval(interval: Interval) -> str:
+def fmt_interval(interval: Interval, unit: str = "") -> str:
     low, high = interval
     low_text = "-inf" if math.isinf(low) else f"{low:.4g}"
     high_text = "inf" if math.isinf(high) else f"{high:.4g}"
-    return f"[{low_text}, {high_text}]"
+    return f"[{low_text}, {high_text}]{unit}"
 
 
-def judge(claim: Claim, measured: float) -> Verdict:
-    """Compare one measured value with the claim's paper value under its tolerance and noise band."""
+def decide(claim: Claim, measured: Any, difference_low: Any, difference_high: Any, complete: Any) -> np.ndarray:
+    """The verdict's code (DECISIONS) for arrays of measured values and difference intervals (measured - paper).
+
+    0 reproduced: inside the tolerance; 2 not reproduced: complete noise and the difference's interval wholly
+    outside the tolerance; 1 inconclusive otherwise.
+    """
+    low, high = claim.tolerance.interval(claim.paper_value)
+    measured = np.asarray(measured, dtype=float)
+    inside = (measured >= low - EDGE) & (measured <= high + EDGE)
+    paper = claim.paper_value
+    outside = (np.asarray(difference_low) + paper > high + EDGE) | (np.asarray(difference_high) + paper < low - EDGE)
+    return np.where(inside, 0, np.where(np.asarray(complete, dtype=bool) & outside, 2, 1))
+
+
+def judge_measurement(claim: Claim, measurement: Measurement, registry: Registry | None = None) -> Verdict:
+    """Judge a Measurement: its uncertainty from its cells and their stored predictions, then `judge`."""
+    return judge(claim, measurement.value, assess(claim, measurement, registry), not_judged=measurement.not_judged)
+
+
+def judge(claim: Claim, measured: float, uncertainty: Uncertainty | None = None, *, not_judged: str | None = None) -> Verdict:
+    """Compare one measured value with the claim's paper value under its tolerance, knowing its noise.
+
+    uncertainty None: a bare value (harness.judge.uncertainty.default: one seed with the row's prior for an
+    accuracy cell, exact for sizes and the paper's arithmetic). not_judged: the reason a quick run's value is
+    reported but not judged.
+    """
     if claim.tolerance is None or claim.paper_value is None:
         raise ValueError(f"claim {claim.id} has no tolerance or paper value: it cannot be judged")
     if measured is None or not math.isfinite(measured):
         raise ValueError(f"claim {claim.id}: measured value {measured!r} is not a finite number")
-    paper = claim.paper_value
-    interval, band = _intervals(claim)
-    if claim.tolerance.allows(paper, measured):
-        status = Status.REPRODUCED
-    elif claim.noise_band and claim.noise_band.allows(paper, measured):
-        status = Status.INCONCLUSIVE
+    uncertainty = uncertainty if uncertainty is not None else default(claim, measured)
+    delta = measured - claim.paper_value
+    if uncertainty is None:  # exact: the difference is the delta itself
+        code = decide(claim, measured, delta, delta, True)
+    elif uncertainty.difference is None:
+        code = decide(claim, measured, -math.inf, math.inf, False)
     else:
-        status = Status.NOT_REPRODUCED
-    verdict = Verdict(claim.id, status, paper, measured, interval, band, message="")
-    return replace(verdict, message=_sentence(claim, verdict))
+        code = decide(claim, measured, *uncertainty.difference, uncertainty.complete)
+    status = Status.NOT_JUDGED if not_judged else DECISIONS[int(code)]
+    verdict = Verdict(claim.id, status, claim.paper_value, measured, claim.tolerance.interval(claim.paper_value), "",
+                      uncertainty, not_judged or None)
+    return replace(verdict, message=_sentence(claim, verdict, not_judged, DECISIONS[int(code)]))
 
 
-def _sentence(claim: Claim, verdict: Verdict) -> str:
-    """paper, measured, delta, the accepted interval (and the noise band), then the status."""
+def _noise_text(claim: Claim, uncertainty: Uncertainty | None) -> str:
+    """The interval, the difference's interval, the detectable difference, the seeds and the dev set, in words."""
+    if uncertainty is None:
+        return "exact (no noise)"
     unit = f" {claim.unit}" if claim.unit else ""
-    band = f", noise band {_fmt_interval(verdict.noise_interval)}" if verdict.noise_interval else ""
+    parts = [f"95% interval {fmt_interval(uncertainty.interval)}" if uncertainty.interval else "no interval",
+             f"from {uncertainty.source}"]
+    if uncertainty.difference:
+        parts.append(f"difference from the paper {fmt_interval(uncertainty.difference)}")
+    if uncertainty.detectable is not None:
+        parts.append(f"smallest detectable difference {uncertainty.detectable:.3g}{unit}")
+    seeds = uncertainty.seeds
+    if seeds.get("runs"):
+        invalid = [f"{r['seed']} ({r['reason']})" for r in seeds["runs"] if not r["valid"]]
+        parts.append(f"seeds: {seeds['valid']} valid" + (f", {len(invalid)} invalid: {'; '.join(invalid)}" if invalid else ""))
+    dev = uncertainty.dev_set or {}
+    if "sd" in dev:
+        parts.append(f"dev-set sampling sd {dev['sd']:.3g} (bootstrap, interval {fmt_interval(dev['interval'])})")
+    two_sided = uncertainty.comparisons.get("two_sided")
+    if two_sided:
+        parts.append(two_sided["sentence"])
+    return "; ".join(parts)
+
+
+def _sentence(claim: Claim, verdict: Verdict, not_judged: str | None, would_be: Status) -> str:
+    """paper, measured, delta, the accepted interval, the noise, then the status (and why a quick run is not judged)."""
+    unit = f" {claim.unit}" if claim.unit else ""
+    status = (f"not judged ({not_judged}; against the paper it would read {would_be.value})" if not_judged
+              else verdict.status.value)
+    if verdict.status is Status.INCONCLUSIVE and verdict.uncertainty is not None and not verdict.uncertainty.complete:
+        status += " (the seed-level noise is unknown: run 3 or more seeds)"
     return (f"{claim.id}: paper {verdict.paper_value:g}{unit}, measured {verdict.measured:.4g}{unit} "
             f"(delta {verdict.delta:+.3g}), tolerance {claim.tolerance.describe()} -> "
-            f"{_fmt_interval(verdict.tolerance_interval)}{band}: {verdict.status.value}")
+            f"{fmt_interval(verdict.tolerance_interval)}; {_noise_text(claim, verdict.uncertainty)}: {status}")
 
 
 def check(verdict: Verdict) -> None:
-    """Make the pytest outcome follow the verdict: pass if reproduced, xfail if inconclusive, else fail."""
+    """Make the pytest outcome follow the verdict: pass if reproduced or not judged, xfail if inconclusive, else fail."""
     import pytest
 
     if verdict.status is Status.INCONCLUSIVE:
-        pytest.xfail(f"inconclusive (inside the seed-noise band): {verdict.message}")
-    if verdict.status is not Status.REPRODUCED:
+        pytest.xfail(f"inconclusive (this run cannot decide): {verdict.message}")
+    if verdict.status not in (Status.REPRODUCED, Status.NOT_JUDGED):
         pytest.fail(verdict.message, pytrace=False)

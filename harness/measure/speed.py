@@ -118,7 +118,7 @@ class SpeedRunner:
                  f"quartiles {details['chunk_speedup_quartiles']}")
         info = {"claim": claim.id, "order": [f"{role}:{chunk}" for role, chunk in measured.order], "seconds": seconds,
                 "speedup": details["speedup"], "inputs": inputs.description, "threads": measured.threads}
-        return SpeedMeasurement(measured.speedup, details, summary, lines, info)
+        return SpeedMeasurement(measured.speedup, details, summary, lines=lines, benchmark_info=info)
 
     def _gpu(self, claim: Claim, runner: timing.Runner) -> SpeedMeasurement:
         missing = devices.cuda_missing(self.device)
@@ -142,4 +142,4 @@ class SpeedRunner:
         lines = tuple(f"b{c.batch_size:<4} s{c.seq_length:<4} " + (
             f"speedup {c.speedup:.3f}x, BERT {c.throughput()['bert']:.1f} seq/s, DistilBERT "
             f"{c.throughput()['distilbert']:.1f} seq/s" if c.speedup else str(c.error)) for c in cells)
-        return SpeedMeasurement(worst.speedup, details, summary, lines, {"claim": claim.id, "cells": details["cells"]})
+        return SpeedMeasurement(worst.speedup, details, summary, lines=lines, benchmark_info={"claim": claim.id, "cells": details["cells"]})

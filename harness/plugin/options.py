@@ -10,11 +10,13 @@ measured is harness.plugin.session's job; where it is written, harness.plugin.st
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.data.hub import looks_like_local_path
 from harness.errors import ClaimsError, MissingInput
 from harness.measure import device as device_module
 from harness.paths import shared_dir
@@ -27,13 +29,15 @@ SLOW_REASON = "needs --run-slow: full fine-tuning"
 MARKERS = {
     "size": "size: parameter-count claims (Table 3); offline, seconds",
     "speed": "speed: inference-time claims (Table 3) timed with pytest-benchmark; minutes on CPU",
-    "slow": "slow: claims that fine-tune the pretrained checkpoints (Tables 1 and 2); skipped unless --run-slow",
+    "slow": "slow: claims that fine-tune the pretrained checkpoints (Tables 1 and 2), and the harness's minutes-long "
+            "real-model test; skipped unless --run-slow",
     "paper": "paper: checks of the paper's own arithmetic, and out-of-scope claims listed with their reason",
     "claims": "claims(*families): parametrize the test's `claim` argument over the registry rows of these families",
 }
 # The options results.json records (with pytest's -m and -k), by their dest names.
 RECORDED_OPTIONS = ("run_slow", "device", "bert_checkpoint", "distilbert_checkpoint", "data_dir", "report_dir", "registry",
-                    "protocol", "seeds", "refresh", "cache_dir", "max_train_samples", "markexpr", "keyword")
+                    "protocol", "seeds", "refresh", "cache_dir", "max_train_samples", "rerun_invalid", "fail_inconclusive",
+                    "executor", "ray_address", "ray_retries", "numprocesses", "markexpr", "keyword")
 
 
 def _protocol_name(name: str) -> str:
@@ -83,6 +87,23 @@ OPTIONS: dict[str, dict[str, Any]] = {
                   "help": "fine-tune again even where the result cache holds the job's result. Default: %(default)r"},
     "--cache-dir": {"default": None, "metavar": "DIR",
                     "help": "the fine-tuning result cache (and resumable checkpoints). Default: cache/ in the project"},
+    "--rerun-invalid": {"default": 0, "type": _positive_int, "metavar": "N",
+                        "help": "train up to N further seeds per model and task in place of seeds whose run is invalid "
+                                "(a NaN loss, no better than a constant predictor); a claim with no valid seed ends in "
+                                "error. Default: %(default)r"},
+    "--fail-inconclusive": {"action": "store_true", "default": False,
+                            "help": "fail the run on an inconclusive verdict (otherwise an xfail), for CI that wants a "
+                                    "decision. Default: %(default)r"},
+    "--executor": {"choices": ("in-process", "ray"), "default": "in-process",
+                   "help": "where the slow claims' fine-tuning jobs run: in-process (in this pytest process, or in each "
+                           "pytest-xdist worker under -n N), or ray (every job the selected claims read, as Ray tasks, "
+                           "before the claims; pip install -e '.[ray]'). Default: %(default)r"},
+    "--ray-address": {"default": None, "metavar": "ADDR",
+                      "help": "the Ray cluster of --executor ray: HOST:6379, ray://HOST:10001, or auto (the cluster this "
+                              "node belongs to). Default: %(default)r (a local Ray started for the run)"},
+    "--ray-retries": {"default": 2, "type": int, "metavar": "N",
+                      "help": "retry a job that fails on Ray (an exception, a lost worker) N times before reporting its "
+                              "error. Default: %(default)r"},
     "--max-train-samples": {"default": None, "type": _positive_int, "metavar": "N",
                             "help": "fine-tune on the first N training rows only (a quick, not a faithful, run; part "
                                     "of the cache key). Default: %(default)r (the protocol's)"},
@@ -115,7 +136,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def configure(config: pytest.Config) -> None:
-    """Markers, the registry and the --device check: a bad registry or device is a usage error before anything runs."""
+    """Markers, the registry, the --device check and the path options: a bad registry, device or path (check_paths) is
+    a usage error before anything runs."""
     for line in MARKERS.values():
         config.addinivalue_line("markers", line)
     try:
@@ -128,6 +150,43 @@ def configure(config: pytest.Config) -> None:
             device_module.resolve(choice)
         except MissingInput as error:
             raise pytest.UsageError(f"{error.what}; {error.fix}") from None
+    check_paths(config)
+
+
+# The options that name a folder or a file, and the fix when the path is wrong: (option, kind, fix).
+PATH_OPTIONS = (
+    ("--data-dir", "input folder", "pass the data root that holds glue/<TASK>/, imdb/ and squad/ (the layout of ../shared/data)"),
+    ("--cache-dir", "output folder", "pass a folder for the fine-tuning result cache (made when absent)"),
+    ("--report-dir", "output folder", "pass a folder for this run's report (made when absent)"),
+    ("--bert-checkpoint", "checkpoint", "pass a folder saved by save_pretrained(), or a Hub name such as bert-base-uncased"),
+    ("--distilbert-checkpoint", "checkpoint", "pass a folder saved by save_pretrained(), or a Hub name such as "
+                                              "distilbert-base-uncased"),
+)
+
+
+def path_problem(path: Path, kind: str) -> str | None:
+    """Why `path` cannot serve as an input folder, an output folder (made when absent) or a checkpoint, or None."""
+    if path.exists():
+        if not path.is_dir():
+            return "is a file, not a folder"
+        return "is a folder this user cannot write to" if kind == "output folder" and not os.access(path, os.W_OK) else None
+    if kind != "output folder":
+        return "does not exist"
+    parent = next(folder for folder in path.absolute().parents if folder.exists())
+    if not parent.is_dir():
+        return f"cannot be made: {parent} is a file"
+    return None if os.access(parent, os.W_OK | os.X_OK) else f"cannot be made: no permission to write in {parent}"
+
+
+def check_paths(config: pytest.Config) -> None:
+    """A path option naming a file for a folder, a missing input, or a folder that cannot be made: one usage error."""
+    for flag, kind, fix in PATH_OPTIONS:
+        value = config.getoption(flag)
+        if not value or kind == "checkpoint" and not looks_like_local_path(value):  # a Hub name
+            continue
+        problem = path_problem(Path(value).expanduser(), kind)
+        if problem:
+            raise pytest.UsageError(f"{flag} {value} {problem}; {fix}")
 
 
 def recorded_options(config: pytest.Config) -> dict[str, Any]:
@@ -181,11 +240,44 @@ def claims_registry(pytestconfig: pytest.Config) -> Registry:
     return pytestconfig.stash[REGISTRY_KEY]
 
 
+def checkpoints_of(config: pytest.Config) -> dict[str, str]:
+    """The checkpoint of each of the paper's roles: {'bert': ..., 'distilbert': ...} (a local folder's ~ expanded)."""
+    chosen = {"bert": config.getoption("--bert-checkpoint"), "distilbert": config.getoption("--distilbert-checkpoint")}
+    return {role: os.path.expanduser(name) if looks_like_local_path(name) else name for role, name in chosen.items()}
+
+
+def data_dir_of(config: pytest.Config) -> Path | None:
+    """Local data root (--data-dir, else ../shared/data beside the project), or None for the Hub."""
+    chosen = config.getoption("--data-dir")
+    if chosen:  # checked at configure time (check_paths)
+        return Path(chosen).expanduser()
+    return shared_dir("data", root=config.rootpath)
+
+
+def accuracy_runner_of(config: pytest.Config) -> Any:
+    """The AccuracyRunner the run's options describe: the one the accuracy claims use and the executors plan for."""
+    from harness.measure.accuracy import AccuracyRunner
+    from harness.measure.cache import ResultCache
+
+    option = config.getoption
+    max_train = option("--max-train-samples")
+    return AccuracyRunner(checkpoints=checkpoints_of(config), protocol=option("--protocol"), seeds=option("--seeds"),
+                          device=device_module.resolve(option("--device")), data_dir=data_dir_of(config),
+                          cache=ResultCache(option("--cache-dir")), refresh=option("--refresh"),
+                          overrides={"max_train_samples": max_train} if max_train else {},
+                          rerun_invalid=option("--rerun-invalid"))
+
+
 @pytest.fixture(scope="session")
 def checkpoints(pytestconfig: pytest.Config) -> dict[str, str]:
-    """The checkpoint of each of the paper's roles: {'bert': ..., 'distilbert': ...}."""
-    return {"bert": pytestconfig.getoption("--bert-checkpoint"),
-            "distilbert": pytestconfig.getoption("--distilbert-checkpoint")}
+    """The checkpoint of each of the paper's roles (checkpoints_of)."""
+    return checkpoints_of(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def accuracy_runner(pytestconfig: pytest.Config) -> Any:
+    """The session's fine-tuning jobs: each model, task and seed run (or read from the cache) once."""
+    return accuracy_runner_of(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -225,11 +317,5 @@ def shared_root(pytestconfig: pytest.Config) -> Path | None:
 
 @pytest.fixture(scope="session")
 def data_dir(pytestconfig: pytest.Config) -> Path | None:
-    """Local data root (--data-dir, else ../shared/data beside the project), or None for the Hub."""
-    chosen = pytestconfig.getoption("--data-dir")
-    if chosen:
-        path = Path(chosen)
-        if not path.is_dir():
-            raise pytest.UsageError(f"--data-dir {chosen}: not a directory")
-        return path
-    return shared_dir("data", root=pytestconfig.rootpath)
+    """Local data root (data_dir_of)."""
+    return data_dir_of(pytestconfig)

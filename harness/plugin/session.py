@@ -1,13 +1,18 @@
 """The run's results state: the Verdict of every claim test, and the one error policy of the claims.
 
-`record_claim` judges a measurement (harness.judge.verdict) and keeps the Verdict with the details the
-test gives; `pytest_runtest_makereport` keeps what became of each claim test (its pytest outcome, a
-skip with its reason, or an error when the test ended before it recorded anything). The error policy,
-the same for every claim family, wraps the setup and the call of every claim test:
+`record_claim` judges a measurement (its uncertainty from harness.judge.uncertainty, the verdict from
+harness.judge.verdict) and keeps the Verdict with the details the test gives; `pytest_runtest_makereport`
+keeps what became of each claim test (its pytest outcome, a skip with its reason, or an error when the
+test ended before it recorded anything) and puts the claim into the test's JUnit properties (paper value,
+measurement, interval, tolerance, seeds, verdict). The error policy, the same for every claim family,
+wraps the setup and the call of every claim test:
     harness.errors.MissingInput  (an absent input: weights, data, a GPU, the Hub, an option)
                                  -> the claim skips: "cannot measure <claim id>: <the error and its fix>";
-    any other ClaimsError        -> the claim fails with its message, no traceback (pytrace off);
+    any other ClaimsError        -> the claim fails with its message, no traceback (pytrace off): a
+                                    malformed file, a metric given the wrong number of predictions, a
+                                    cell whose every seed was invalid (verdict `error`);
     any other exception          -> the claim fails with its traceback (a bug of ours).
+With --fail-inconclusive an inconclusive verdict fails its test too (for CI that wants a decision).
 Claim tests and their fixtures simply raise. Where the results go is harness.plugin.storage's job.
 """
 
@@ -21,7 +26,8 @@ from typing import Any
 import pytest
 
 from harness.errors import ClaimsError, MissingInput
-from harness.judge.verdict import Verdict, judge
+from harness.judge.verdict import Status, Verdict, fmt_interval, judge, judge_measurement
+from harness.measure.measurement import Measurement
 from harness.plugin.options import REGISTRY_KEY, SLOW_REASON, claim_of
 from harness.reporting.results import ClaimResult, not_run
 from harness.spec.registry import Claim
@@ -87,14 +93,23 @@ def _error_message(report: pytest.TestReport, call: pytest.CallInfo[None]) -> st
 
 
 @contextlib.contextmanager
-def _error_policy(claim: Claim) -> Iterator[None]:
-    """An absent input skips the claim; any other ClaimsError fails it in one message; anything else propagates."""
+def _error_policy(claim: Claim, item: pytest.Item | None = None) -> Iterator[None]:
+    """An absent input skips the claim; any other ClaimsError fails it in one message; anything else propagates.
+
+    item (the call phase): under --fail-inconclusive, the xfail of an inconclusive verdict becomes a failure.
+    """
     try:
         yield
     except MissingInput as missing:  # `from None`: the reason alone, not the exception it replaces
         raise pytest.skip.Exception(f"cannot measure {claim.id}: {missing}") from None
     except ClaimsError as error:
         raise pytest.fail.Exception(f"{claim.id}: {error}", pytrace=False) from None
+    except pytest.xfail.Exception as xfailed:
+        result = item.config.stash[SESSION_KEY].results.get(item.nodeid) if item and SESSION_KEY in item.config.stash else None
+        if (result is None or result.verdict.status is not Status.INCONCLUSIVE
+                or not item.config.getoption("--fail-inconclusive", False)):
+            raise
+        raise pytest.fail.Exception(f"--fail-inconclusive: {xfailed.msg}", pytrace=False) from None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -107,8 +122,23 @@ def pytest_runtest_setup(item: pytest.Item) -> Any:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     claim = claim_of(item)
-    with _error_policy(claim) if claim else contextlib.nullcontext():
+    with _error_policy(claim, item) if claim else contextlib.nullcontext():
         return (yield)
+
+
+def junit_properties(result: ClaimResult) -> list[tuple[str, str]]:
+    """The claim as JUnit properties of its testcase: what a CI dashboard shows beside pass / fail."""
+    claim, verdict = result.claim, result.verdict
+    uncertainty = verdict.uncertainty
+    seeds = (uncertainty.seeds if uncertainty else {}) or {}
+    properties = [("claim", claim.id), ("paper_value", "" if verdict.paper_value is None else f"{verdict.paper_value:g}"),
+                  ("measured", "" if verdict.measured is None else f"{verdict.measured:.6g}"),
+                  ("interval", fmt_interval(verdict.interval) if verdict.interval else ""),
+                  ("tolerance", f"{claim.tolerance.describe()} -> {fmt_interval(verdict.tolerance_interval)}"
+                   if claim.tolerance and verdict.tolerance_interval else ""),
+                  ("seeds", f"{seeds['valid']} valid, {seeds['invalid']} invalid" if "valid" in seeds else ""),
+                  ("verdict", verdict.status.value)]
+    return [(f"claim_{name}" if name != "claim" else name, value) for name, value in properties]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -116,7 +146,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     claim = claim_of(item)
     if claim is not None and SESSION_KEY in item.config.stash:
-        item.config.stash[SESSION_KEY].add_report(claim, report, call)
+        session = item.config.stash[SESSION_KEY]
+        session.add_report(claim, report, call)
+        result = session.results.get(report.nodeid)
+        if result is not None and (report.when == "call" or report.skipped or report.failed):
+            # junitxml writes the properties of the teardown report, made from item.user_properties
+            item.user_properties[:] = [p for p in item.user_properties if not p[0].startswith("claim")]
+            item.user_properties.extend(junit_properties(result))
     return report
 
 
@@ -131,12 +167,17 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 def record_claim(request: pytest.FixtureRequest, claim: Claim) -> Callable[..., Verdict]:
     """Judge a measurement of this test's claim, keep the verdict for the report, and return it.
 
-    Keyword details are stored with the result; a `summary` string is also printed under the claim's
-    line in the terminal summary (e.g. the exact parameter counts, or both times and the speedup).
+    Takes a Measurement (its details, summary, cells and not_judged reason are used; the uncertainty comes
+    from harness.judge.uncertainty) or a bare value. Keyword details are stored with the result; a
+    `summary` string is also printed under the claim's line in the terminal summary.
     """
 
-    def record(measured: float, **details: Any) -> Verdict:
-        verdict = judge(claim, measured)
+    def record(measured: float | Measurement, **details: Any) -> Verdict:
+        if isinstance(measured, Measurement):
+            details = {"summary": measured.summary, **measured.details, **details}
+            verdict = judge_measurement(claim, measured, request.config.stash.get(REGISTRY_KEY, None))
+        else:
+            verdict = judge(claim, measured)
         request.config.stash[SESSION_KEY].record(request.node.nodeid, claim, verdict, details)
         return verdict
 

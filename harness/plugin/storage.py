@@ -74,8 +74,12 @@ def configure(config: pytest.Config) -> None:
     chosen = config.getoption("--report-dir")
     if not chosen and not _reaches_claims(config):
         return
-    run_dir = Path(chosen) if chosen else new_run_dir(config.rootpath / "reports")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:  # a path that cannot be a folder was refused already (options.check_paths); this is what no check foresees
+        run_dir = Path(chosen).expanduser() if chosen else new_run_dir(config.rootpath / "reports")
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise pytest.UsageError(f"cannot make the run directory {error.filename or chosen} ({error.strerror}); "
+                                "pass --report-dir DIR, a folder you can write to") from None
     config.stash[PLANNED_DIR_KEY] = run_dir
     if config.pluginmanager.has_plugin("junitxml") and not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(run_dir / "junit.xml")
@@ -115,6 +119,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
+def _tally(results: list[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.verdict.status.value] = counts.get(result.verdict.status.value, 0) + 1
+    return counts
+
+
+def _claim_line(terminalreporter: Any, result: Any, label: str) -> None:
+    """One claim: its verdict, id, paper value, measurement with its interval and seeds; the reason of a skip or error."""
+    verdict = result.verdict
+    measured = "" if verdict.measured is None else f" measured {verdict.measured:.4g}"
+    if verdict.interval is not None:
+        measured += f" [{verdict.interval[0]:.4g}, {verdict.interval[1]:.4g}]"
+    seeds = verdict.uncertainty.seeds if verdict.uncertainty else {}
+    if seeds.get("runs"):
+        measured += f" ({seeds['valid']} valid seed{'s' if seeds['valid'] != 1 else ''}" + \
+                    (f", {seeds['invalid']} invalid)" if seeds["invalid"] else ")")
+    paper = "" if verdict.paper_value is None else f" paper {verdict.paper_value:g}"
+    line = f"{label:15} {verdict.claim_id}{paper}{measured}"
+    if verdict.status in (Status.SKIPPED, Status.ERROR, Status.NOT_JUDGED):
+        reason = verdict.not_judged if verdict.status is Status.NOT_JUDGED and verdict.not_judged else verdict.message
+        line += f"  ({' '.join(reason.split())[:120]})"
+    terminalreporter.write_line(line)
+    if result.summary:  # a claim's own one-line account of what it measured
+        terminalreporter.write_line(f"{'':16}{result.summary}")
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if RUN_DIR_KEY not in config.stash:
         return
@@ -122,16 +153,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     results = sorted(config.stash[SESSION_KEY].results.values(),
                      key=lambda r: (order.get(r.claim.id, len(order)), r.nodeid))
     terminalreporter.section("DistilBERT claims")
-    for result in results:
-        verdict = result.verdict
-        measured = "" if verdict.measured is None else f" measured {verdict.measured:.4g}"
-        paper = "" if verdict.paper_value is None else f" paper {verdict.paper_value:g}"
-        line = f"{verdict.status.value.upper():15} {verdict.claim_id}{paper}{measured}"
-        if verdict.status in (Status.SKIPPED, Status.ERROR):
-            line += f"  ({' '.join(verdict.message.split())[:120]})"
-        terminalreporter.write_line(line)
-        if result.summary:  # a claim's own one-line account of what it measured
-            terminalreporter.write_line(f"{'':16}{result.summary}")
+    claims = [r for r in results if results_module.kind_of(r.claim) == "claim"]
+    checks = [r for r in results if results_module.kind_of(r.claim) == "paper check"]
+    for result in claims:
+        _claim_line(terminalreporter, result, result.verdict.status.value.upper())
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(_tally(claims).items()))
+    terminalreporter.write_line(f"claims: {tally}")
+    if checks:
+        terminalreporter.write_line("checks of the paper's own arithmetic (not claims reproduced):")
+        for result in checks:
+            _claim_line(terminalreporter, result, "PAPER " + results_module.check_outcome(result.verdict.status).upper())
     run_dir = config.stash[RUN_DIR_KEY]
     terminalreporter.write_line(f"report: {run_dir}")
     if REPORT_ERROR_KEY in config.stash:

@@ -1,9 +1,10 @@
 """The report's overview plots, drawn from the typed results of a run: GLUE scores, sizes, speedups and retention.
 
-Each plot puts the paper's value (a black tick), its tolerance band (dark shade) and noise band
-(light shade) beside the measured value (a coloured dot) for every claim of a family. A claim with no
-measurement (skipped, or an error) keeps its paper tick and band and gets no dot, so a run that
-measured nothing still draws. Task names and the GLUE order come from harness/spec/tasks.yaml, model
+Each plot puts the paper's value (a black tick) and its tolerance band (shade) beside the measured
+value (a coloured dot) with its 95% interval (a whisker: the seeds' for accuracy, the timed chunks'
+for speed) for every claim of a family; a claim that was not judged (a quick run) has a hollow dot. A
+claim with no measurement (skipped, or an error) keeps its paper tick and band and gets no dot, so a
+run that measured nothing still draws. Task names and the GLUE order come from harness/spec/tasks.yaml, model
 names from harness.spec.registry.MODEL_LABELS; the colours of the models and the PNG encoding live
 here (harness.reporting.speed_plots uses them for each speed claim's own figure). This module only
 draws; the tables and pages are harness.reporting.report's job.
@@ -18,6 +19,7 @@ from typing import Any
 
 import matplotlib
 
+from harness.judge.verdict import Status
 from harness.reporting.results import ClaimResult, RunResults, finite_number
 from harness.spec import tasks
 from harness.spec.registry import MODEL_LABELS
@@ -44,18 +46,21 @@ def png(fig: Any) -> bytes:
 
 def _draw_claim(ax: Any, x: float, result: ClaimResult, colour: str, width: float = 0.3) -> bool:
     """Bands, paper tick and measured dot of one claim at x; True when a measurement was drawn."""
-    paper, measured = result.verdict.paper_value, result.verdict.measured
+    paper, measured, interval = result.verdict.paper_value, result.verdict.measured, result.verdict.tolerance_interval
     low_limit, high_limit = ax.get_ylim()
-    for interval, alpha in ((result.verdict.noise_interval, 0.12), (result.verdict.tolerance_interval, 0.3)):
-        if interval is None or paper is None:
-            continue
+    if interval is not None and paper is not None:
         low = interval[0] if math.isfinite(interval[0]) else min(low_limit, paper)
         high = interval[1] if math.isfinite(interval[1]) else max(high_limit, paper)
-        ax.add_patch(plt.Rectangle((x - width / 2, low), width, high - low, color=colour, alpha=alpha, linewidth=0))
+        ax.add_patch(plt.Rectangle((x - width / 2, low), width, high - low, color=colour, alpha=0.3, linewidth=0))
     if paper is not None:
         ax.plot([x - width / 2, x + width / 2], [paper, paper], color="black", linewidth=2)
     if measured is not None:
-        ax.plot([x], [measured], "o", color=colour, markeredgecolor="black", markersize=7, zorder=5)
+        spread = result.verdict.interval
+        if spread is not None:
+            ax.plot([x, x], spread, color="black", linewidth=1.2, zorder=4)
+        hollow = result.verdict.status is Status.NOT_JUDGED
+        ax.plot([x], [measured], "o", color="white" if hollow else colour, markeredgecolor=colour if hollow else "black",
+                markeredgewidth=1.5 if hollow else 1.0, markersize=7, zorder=5)
     return measured is not None
 
 
@@ -65,7 +70,7 @@ def _limits(results: list[ClaimResult], extra: list[float] = ()) -> tuple[float,
     for result in results:
         verdict = result.verdict
         values += [v for v in (verdict.paper_value, verdict.measured) if v is not None]
-        values += [v for interval in (verdict.tolerance_interval, verdict.noise_interval) if interval
+        values += [v for interval in (verdict.tolerance_interval, verdict.interval) if interval
                    for v in interval if math.isfinite(v)]
     if not values:
         return 0.0, 1.0
@@ -77,7 +82,8 @@ def _limits(results: list[ClaimResult], extra: list[float] = ()) -> tuple[float,
 def _legend(ax: Any, measured_any: bool, labels: dict[str, str], extra: tuple[Any, ...] = ()) -> None:
     handles = [*extra, plt.Line2D([], [], color="black", linewidth=2, label="paper"),
                plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.4, label="tolerance"),
-               plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.15, label="noise band (inconclusive)")]
+               plt.Line2D([], [], color="black", linewidth=1.2, label="95% interval of the measurement"),
+               plt.Line2D([], [], marker="o", linestyle="", color="white", markeredgecolor="grey", label="not judged (quick run)")]
     handles += [plt.Line2D([], [], marker="o", linestyle="", color=COLOURS.get(key, "grey"), markeredgecolor="black",
                            label=f"measured: {label}") for key, label in labels.items()]
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)

@@ -20,9 +20,10 @@ from typing import Any
 
 from harness.errors import ClaimsError
 from harness.files import atomic_write_text
+from harness.judge.uncertainty import Uncertainty
 from harness.judge.verdict import Interval, Status, Verdict
 from harness.spec import tasks
-from harness.spec.registry import MODEL_LABELS, TOLERANCE_KINDS, Claim, Registry, Tolerance
+from harness.spec.registry import MODEL_LABELS, TOLERANCE_KINDS, Claim, Registry, SeedSpread, Tolerance
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -44,8 +45,22 @@ def _mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
+PAPER_CHECK_FAMILIES = ("paper_arithmetic",)  # rows that check the paper against itself: counted apart from claims
+PAPER_CHECK_OUTCOMES = {Status.REPRODUCED: "holds", Status.NOT_REPRODUCED: "does not hold"}
+
+
+def kind_of(claim: Claim) -> str:
+    """'paper check' for a check of the paper's own arithmetic, else 'claim' (what is reproduced or not)."""
+    return "paper check" if claim.family in PAPER_CHECK_FAMILIES else "claim"
+
+
+def check_outcome(status: Status) -> str:
+    """A paper check's result in words: holds, does not hold, or its status (skipped, error)."""
+    return PAPER_CHECK_OUTCOMES.get(status, status.value)
+
+
 def _band_json(tolerance: Tolerance | None, interval: Interval | None) -> dict[str, Any] | None:
-    """A tolerance or noise band as results.json holds it: JSON has no infinity, so an open side is null."""
+    """A tolerance as results.json holds it: JSON has no infinity, so an open side is null."""
     if tolerance is None:
         return None
     bounds = None if interval is None else [None if math.isinf(x) else x for x in interval]
@@ -78,17 +93,24 @@ class ClaimResult:
     def to_json(self) -> dict[str, Any]:
         """The claim's entry of results.json (its keys in this order)."""
         claim, verdict = self.claim, self.verdict
+        uncertainty = verdict.uncertainty
+        seeds = uncertainty.seeds if uncertainty and uncertainty.seeds else None
         return {
-            "id": claim.id, "version": claim.version, "family": claim.family, "model": claim.model, "task": claim.task,
-            "statement": claim.statement, "source": claim.source, "metric": claim.metric,
+            "id": claim.id, "version": claim.version, "kind": kind_of(claim), "family": claim.family, "model": claim.model,
+            "task": claim.task, "statement": claim.statement, "source": claim.source, "metric": claim.metric,
             "metric_reason": claim.metric_reason, "unit": claim.unit, "paper_value": verdict.paper_value,
             "measured": verdict.measured, "delta": verdict.delta,
+            "interval": None if verdict.interval is None else list(verdict.interval),
+            "seeds": None if seeds is None else {"valid": seeds.get("valid"), "invalid": seeds.get("invalid")},
             "tolerance": _band_json(claim.tolerance, verdict.tolerance_interval),
-            "noise_band": _band_json(claim.noise_band, verdict.noise_interval),
-            "tolerance_reason": claim.tolerance_reason, "known_discrepancy": claim.known_discrepancy,
+            "tolerance_reason": claim.tolerance_reason,
+            "seed_spread": None if claim.seed_spread is None else {"sigma": claim.seed_spread.sigma,
+                                                                   "source": claim.seed_spread.source},
+            "paper_seeds": claim.paper_seeds, "known_discrepancy": claim.known_discrepancy,
             "out_of_scope": claim.out_of_scope, "notes": claim.notes, "params": claim.params,
-            "verdict": verdict.status.value, "message": verdict.message, "outcome": self.outcome, "nodeid": self.nodeid,
-            "duration_s": round(self.duration_s, 3), "details": self.details,
+            "verdict": verdict.status.value, "message": verdict.message, "not_judged": verdict.not_judged,
+            "uncertainty": None if uncertainty is None else uncertainty.to_json(),
+            "outcome": self.outcome, "nodeid": self.nodeid, "duration_s": round(self.duration_s, 3), "details": self.details,
         }
 
     @classmethod
@@ -100,17 +122,22 @@ class ClaimResult:
             raise ClaimsError(f"{where} has the unknown verdict {raw['verdict']!r}; known: "
                               f"{', '.join(status.value for status in Status)}", REWRITE)
         tolerance, tolerance_interval = _band_of(raw.get("tolerance"))
-        noise_band, noise_interval = _band_of(raw.get("noise_band"))
+        spread = _mapping(raw.get("seed_spread"))
+        seed_spread = SeedSpread(spread["sigma"], _text(spread.get("source"))) \
+            if finite_number(spread.get("sigma")) is not None else None
+        paper_seeds = raw.get("paper_seeds")
         text = {name: _text(raw.get(name)) for name in ("family", "statement", "source", "metric", "metric_reason", "unit",
                                                           "tolerance_reason", "notes")}
         optional = {name: _text(raw.get(name), None) for name in ("model", "task", "known_discrepancy", "out_of_scope")}
         version = raw.get("version")
         claim = Claim(id=raw["id"], version=version if isinstance(version, int) else 0, **text, **optional,
                       marker="",  # results.json does not record the pytest marker
-                      paper_value=finite_number(raw.get("paper_value")), tolerance=tolerance, noise_band=noise_band,
+                      paper_value=finite_number(raw.get("paper_value")), tolerance=tolerance, seed_spread=seed_spread,
+                      paper_seeds=paper_seeds if isinstance(paper_seeds, int) and not isinstance(paper_seeds, bool) else 1,
                       params=_mapping(raw.get("params")))
         verdict = Verdict(claim.id, Status(raw["verdict"]), claim.paper_value, finite_number(raw.get("measured")),
-                          tolerance_interval, noise_interval, _text(raw.get("message")))
+                          tolerance_interval, _text(raw.get("message")), Uncertainty.from_json(raw.get("uncertainty")),
+                          _text(raw.get("not_judged"), None))
         return cls(claim, _text(raw.get("nodeid")), verdict, _mapping(raw.get("details")), _text(raw.get("outcome")),
                    finite_number(raw.get("duration_s")) or 0.0)
 
@@ -183,19 +210,32 @@ class RunResults:
         """The values of one reference row (ELMo's), or {} when absent."""
         return next((r.values for r in self.references if r.id == reference_id), {})
 
+    @property
+    def paper_checks(self) -> dict[str, int]:
+        """The checks of the paper's own arithmetic, by outcome (holds, does not hold, skipped, ...): not claims."""
+        counts: dict[str, int] = {}
+        for result in self.claims:
+            if kind_of(result.claim) == "paper check":
+                outcome = check_outcome(result.verdict.status)
+                counts[outcome] = counts.get(outcome, 0) + 1
+        return dict(sorted(counts.items()))
+
     def to_json(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "created": self.created, "paper": self.paper, "registry": self.registry,
                 "environment": self.environment, "options": self.options, "summary": self.summary,
-                "claims": [result.to_json() for result in self.claims],
+                "paper_checks": self.paper_checks, "claims": [result.to_json() for result in self.claims],
                 "references": [reference.to_json() for reference in self.references]}
 
 
 def build(results: list[ClaimResult], registry: Registry, environment: dict[str, Any], options: dict[str, Any]) -> RunResults:
-    """The results of a run: every claim in registry order (then node id), a count per verdict, the references."""
+    """The results of a run: every claim in registry order (then node id), a count per verdict of the claims (the
+    paper checks are counted apart: RunResults.paper_checks), the references."""
     order = {claim.id: i for i, claim in enumerate(registry.claims)}
     claims = sorted(results, key=lambda result: (order.get(result.claim.id, len(order)), result.nodeid))
     counts: dict[str, int] = {}
     for result in claims:
+        if kind_of(result.claim) == "paper check":
+            continue
         counts[result.verdict.status.value] = counts.get(result.verdict.status.value, 0) + 1
     return RunResults(_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), registry.paper,
                       {"path": str(registry.path), "claim_versions": {c.id: c.version for c in registry.claims}},
@@ -221,6 +261,12 @@ def read(path: str | Path) -> RunResults:
         document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ClaimsError(f"{path} is not valid JSON ({error})", "rerun the claims to write it again") from None
+    except UnicodeDecodeError as error:
+        raise ClaimsError(f"{path} is not UTF-8 text (byte {error.start}): not a results.json", REWRITE) from None
+    except RecursionError:
+        raise ClaimsError(f"{path} nests its JSON too deeply to be a results.json", REWRITE) from None
+    except OSError as error:
+        raise ClaimsError(f"{path} cannot be read ({error.strerror})", "check the file's permissions") from None
     found = document.get("schema_version") if isinstance(document, dict) else None
     if found != SCHEMA_VERSION:
         raise ClaimsError(f"{path} has results schema version {found!r}; this harness reads version {SCHEMA_VERSION}",

@@ -1,8 +1,10 @@
 """What the report says: its sections, each a title, paragraphs, a pandas table and plot names.
 
-The summary, the paper's Tables 1, 2 and 3 beside the measured values (deltas, verdicts, each cell's
-metric, ELMo's reference row), the retention, the paper's own inconsistencies, the out-of-scope claims
-with reasons, every claim, the metrics and the environment, all read from the typed results of a run
+The summary (claims and the checks of the paper's own arithmetic counted apart), the paper's Tables 1, 2
+and 3 beside the measured values (deltas, 95% intervals, seeds, verdicts, each cell's metric, ELMo's
+reference row), the retention, the paired comparisons of the two models (bootstrap and McNemar), the
+paper's own inconsistencies, the out-of-scope claims with reasons, every claim, the metrics and the
+environment, all read from the typed results of a run
 (harness.reporting.results.RunResults). Cells are formatted text, so Markdown and HTML show the same
 figures. Task names and the GLUE row order come from harness/spec/tasks.yaml, model names from
 harness.spec.registry.MODEL_LABELS. Writing the files is harness.reporting.report's job.
@@ -19,7 +21,7 @@ import pandas as pd
 
 from harness.judge.verdict import Status
 from harness.reporting.plots import glue_rows
-from harness.reporting.results import ClaimResult, RunResults
+from harness.reporting.results import ClaimResult, RunResults, check_outcome, kind_of
 from harness.reporting.speed_plots import figure_name as speed_figure_name
 from harness.spec.registry import METRICS, MODEL_LABELS
 
@@ -60,9 +62,43 @@ def verdict_text(result: ClaimResult | None) -> str:
     return "–" if result is None else result.verdict.status.value
 
 
+def interval_text(result: ClaimResult | None) -> str:
+    """The measurement's 95% interval, or an en dash (exact, not measured, or noise unknown)."""
+    interval = None if result is None else result.verdict.interval
+    return "–" if interval is None else f"[{fmt(interval[0])}, {fmt(interval[1])}]"
+
+
+def seeds_text(result: ClaimResult | None) -> str:
+    """'3 valid' or '2 valid, 1 invalid' for a claim measured over seeds; an en dash otherwise."""
+    uncertainty = None if result is None else result.verdict.uncertainty
+    seeds = uncertainty.seeds if uncertainty else {}
+    if not seeds.get("runs"):
+        return "–"
+    return f"{seeds['valid']} valid" + (f", {seeds['invalid']} invalid" if seeds.get("invalid") else "")
+
+
+def noise_text(result: ClaimResult) -> str:
+    """Where the interval comes from, the smallest detectable difference, the dev set's sampling error."""
+    uncertainty = result.verdict.uncertainty
+    if uncertainty is None:
+        return "exact" if result.verdict.measured is not None else "–"
+    parts = [uncertainty.source]
+    if uncertainty.difference:
+        parts.append(f"difference from the paper [{fmt(uncertainty.difference[0])}, {fmt(uncertainty.difference[1])}]")
+    if uncertainty.detectable is not None:
+        parts.append(f"smallest detectable difference {fmt(uncertainty.detectable)}")
+    dev = uncertainty.dev_set or {}
+    if "sd" in dev:
+        parts.append(f"dev-set sampling sd {fmt(dev['sd'])}")
+    two_sided = uncertainty.comparisons.get("two_sided")
+    if two_sided:
+        parts.append(str(two_sided.get("sentence", "")))
+    return "; ".join(parts)
+
+
 def reason_text(result: ClaimResult) -> str:
-    """Why a claim was skipped or errored, or the paper's known discrepancy; empty for a plain verdict."""
-    if result.verdict.status in (Status.SKIPPED, Status.ERROR):
+    """Why a claim was skipped, errored or not judged, or the paper's known discrepancy; empty for a plain verdict."""
+    if result.verdict.status in (Status.SKIPPED, Status.ERROR, Status.NOT_JUDGED):
         return result.verdict.message
     if result.claim.known_discrepancy:
         return f"known discrepancy of the paper: {result.claim.known_discrepancy}"
@@ -79,15 +115,16 @@ def accepted_text(result: ClaimResult) -> str:
 
 
 def counts(claims: tuple[ClaimResult, ...]) -> dict[Status, int]:
-    """How many claims got each verdict (every verdict listed, zeros included)."""
+    """How many claims got each verdict (every verdict listed, zeros included); the paper checks are not claims."""
     tally = dict.fromkeys(Status, 0)
     for result in claims:
-        tally[result.verdict.status] += 1
+        if kind_of(result.claim) == "claim":
+            tally[result.verdict.status] += 1
     return tally
 
 
 def summary_section(run: RunResults) -> Section:
-    claims = run.claims
+    claims = tuple(r for r in run.claims if kind_of(r.claim) == "claim")
     tally = counts(claims)
     paper, options = run.paper, run.options
     paragraphs = [
@@ -97,6 +134,13 @@ def summary_section(run: RunResults) -> Section:
         f"{options.get('markexpr') or '(none)'}; --run-slow {options.get('run_slow')}.",
         f"{len(claims)} claims: " + ", ".join(f"{n} {verdict.value}" for verdict, n in tally.items() if n) + ".",
     ]
+    if run.paper_checks:
+        paragraphs.append("Checks of the paper's own arithmetic (not claims, not counted above): "
+                          + ", ".join(f"{n} {outcome}" for outcome, n in run.paper_checks.items()) + ".")
+    if tally[Status.NOT_JUDGED]:
+        quick = tally[Status.NOT_JUDGED]
+        paragraphs.append(f"Not judged: {quick} claim{'s were' if quick != 1 else ' was'} measured by a quick run (a quick "
+                          "protocol or --max-train-samples): values and intervals are reported, the paper is not judged by them.")
     if claims and tally[Status.SKIPPED] == len(claims):
         paragraphs.append("Every claim was skipped in this run: nothing was measured. The reasons are in the table of "
                           "every claim below.")
@@ -112,9 +156,10 @@ def summary_section(run: RunResults) -> Section:
 
 
 def _cells(result: ClaimResult | None, label: str) -> dict[str, str]:
-    """The paper / measured / verdict cells of one claim under a column label."""
+    """The paper / measured / interval / seeds / verdict cells of one claim under a column label."""
     return {f"{label} paper": paper_text(None if result is None else result.claim.paper_value),
-            f"{label} measured (Δ)": measured_text(result), f"{label} verdict": verdict_text(result)}
+            f"{label} measured (Δ)": measured_text(result), f"{label} 95% interval": interval_text(result),
+            f"{label} seeds": seeds_text(result), f"{label} verdict": verdict_text(result)}
 
 
 def _summaries(results: list[ClaimResult]) -> tuple[str, ...]:
@@ -123,9 +168,10 @@ def _summaries(results: list[ClaimResult]) -> tuple[str, ...]:
 
 
 def _claim_row(result: ClaimResult) -> dict[str, str]:
-    """One claim as a row: paper, measured (Δ), the accepted interval, the verdict and its reason."""
+    """One claim as a row: paper, measured (Δ), its interval and seeds, the accepted interval, the verdict and its reason."""
     return {"claim": result.claim.id, "statement": result.claim.statement, "paper": paper_text(result.claim.paper_value),
-            "measured (Δ)": measured_text(result), "tolerance → accepted": accepted_text(result),
+            "measured (Δ)": measured_text(result), "95% interval": interval_text(result), "seeds": seeds_text(result),
+            "tolerance → accepted": accepted_text(result), "noise": noise_text(result),
             "verdict": verdict_text(result), "reason": reason_text(result)}
 
 
@@ -146,9 +192,10 @@ def table1(run: RunResults) -> list[Section]:
         for model, result in zip(("bert", "distilbert"), pair, strict=True):
             row |= _cells(result, MODEL_LABELS[model])
         rows.append(row)
-    paragraphs = ("GLUE dev sets; the paper's BERT-base and DistilBERT figures are medians of 5 seeds. Score: the "
-                  "unweighted mean of the nine tasks, WNLI included. ELMo's row is the paper's, reported by ELMo's "
-                  "authors and never run here. Δ = measured - paper.",
+    paragraphs = ("GLUE dev sets; the paper's BERT-base and DistilBERT figures are medians of 5 seeds, and so are "
+                  "ours over the valid seeds run. Score: the unweighted mean of the nine tasks, WNLI included. ELMo's "
+                  "row is the paper's, reported by ELMo's authors and never run here. Δ = measured - paper; the 95% "
+                  "interval is the seed level's (docs/verdicts.md).",
                   *_summaries(run.family("glue", "macro")))
     retention = run.family("retention")
     own = [(r.claim.id, r.claim.params.get("paper_own_figures_percent")) for r in retention]
@@ -212,6 +259,30 @@ def table3(run: RunResults) -> list[Section]:
                     _claim_rows(others), ("speedup.png", *filter(None, map(speed_figure_name, speed))))]
 
 
+def comparisons_section(run: RunResults) -> Section:
+    """BERT against DistilBERT on the same examples, per task: the paired bootstrap and McNemar's exact test."""
+    rows = []
+    for result in run.family("retention", "downstream"):
+        uncertainty = result.verdict.uncertainty
+        for task, entry in ((uncertainty.comparisons.get("tasks") or {}) if uncertainty else {}).items():
+            if not isinstance(entry, dict) or any(row["task"] == task for row in rows):
+                continue
+            paired = entry.get("paired_bootstrap") or {}
+            tests = entry.get("mcnemar") if isinstance(entry.get("mcnemar"), list) else []
+            rows.append({"task": task, "metric": str(entry.get("metric")), "BERT - DistilBERT": fmt(entry.get("difference")),
+                         "paired bootstrap 95%": f"[{fmt(paired['interval'][0])}, {fmt(paired['interval'][1])}]"
+                         if paired.get("interval") else "–",
+                         "McNemar (seed: BERT only / DistilBERT only, p)": "; ".join(
+                             f"{t['seeds'][0]}: {t['first_only']} / {t['second_only']}, p {t['p_value']:.3g}" for t in tests)
+                         or "–", "from claim": result.claim.id})
+    return Section("Paired comparisons of the two models",
+                   ("Both models on the same examples: BERT - DistilBERT with a paired bootstrap over the examples (every "
+                    "seed of both on each resample), and McNemar's exact test on the examples one model gets right and the "
+                    "other wrong, per seed pair (classification accuracy; SQuAD exact match). From the claims that "
+                    "compare the models (the retention, the IMDb and SQuAD gaps).",),
+                   pd.DataFrame(rows) if rows else None)
+
+
 def references_section(run: RunResults) -> Section:
     rows = [{"reference": r.id, "source": r.source, "model": r.model, "note": r.note,
              "values": ", ".join(f"{k} {fmt(v)}" for k, v in r.values.items())} for r in run.references]
@@ -226,12 +297,14 @@ def all_claims_section(run: RunResults) -> Section:
 
 
 def arithmetic_section(run: RunResults) -> Section:
-    rows = [{"claim": r.claim.id, "statement": r.claim.statement, "paper": paper_text(r.claim.paper_value),
-             "recomputed (Δ)": measured_text(r), "verdict": verdict_text(r), "note": reason_text(r)}
+    rows = [{"check": r.claim.id, "statement": r.claim.statement, "paper": paper_text(r.claim.paper_value),
+             "recomputed (Δ)": measured_text(r), "the paper's arithmetic": check_outcome(r.verdict.status),
+             "verdict": verdict_text(r), "note": reason_text(r)}
             for r in run.family("paper_arithmetic")]
     notes = tuple(f"{r.claim.id}: {r.claim.notes}" for r in run.claims if r.claim.notes)
     return Section("The paper's own inconsistencies",
-                   ("The paper's figures recomputed from its other figures (no model involved).",) + notes,
+                   ("The paper's figures recomputed from its other figures (no model involved): checks of the paper, "
+                    "counted apart from the claims.",) + notes,
                    pd.DataFrame(rows) if rows else None)
 
 
@@ -264,7 +337,7 @@ def environment_section(run: RunResults) -> Section:
 
 def sections(run: RunResults) -> list[Section]:
     """Every section of the report, in order."""
-    return [summary_section(run), *table1(run), *table2(run), *table3(run), arithmetic_section(run),
+    return [summary_section(run), *table1(run), *table2(run), comparisons_section(run), *table3(run), arithmetic_section(run),
             out_of_scope_section(run), references_section(run), all_claims_section(run), metrics_section(run),
             environment_section(run)]
 
@@ -274,7 +347,8 @@ def claim_record(result: ClaimResult) -> list[tuple[str, str]]:
     claim, verdict = result.claim, result.verdict
     return [("statement", claim.statement), ("source", claim.source), ("metric", f"{claim.metric}: {claim.metric_reason}"),
             ("tolerance", accepted_text(result) + (f": {claim.tolerance_reason}" if claim.tolerance_reason else "")),
-            ("verdict", f"{verdict.status.value}: {verdict.message}"), ("details", details_text(result.details))]
+            ("verdict", f"{verdict.status.value}: {verdict.message}"), ("noise", noise_text(result)),
+            ("details", details_text(result.details))]
 
 
 def details_text(details: dict[str, Any]) -> str:

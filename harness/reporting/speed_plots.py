@@ -15,19 +15,46 @@ import math
 from typing import Any
 
 from harness.reporting.plots import COLOURS, plt, png  # pyplot as plots set it up: files only (Agg)
-from harness.reporting.results import ClaimResult, RunResults
+from harness.reporting.results import ClaimResult, RunResults, finite_number
 from harness.spec.registry import MODEL_LABELS
+
+
+def chunk_times(details: dict[str, Any]) -> dict[str, list[float]] | None:
+    """Both models' per-chunk seconds when the details hold them whole (equal, non-empty lists of positive
+    numbers), else None: a hand-edited results.json draws no figure rather than crashing the report."""
+    chunks = details.get("chunk_seconds")
+    if not isinstance(chunks, dict):
+        return None
+    times = {role: chunks.get(role) for role in ("bert", "distilbert")}
+    if not all(isinstance(values, list) and values for values in times.values()):
+        return None
+    if len(times["bert"]) != len(times["distilbert"]):
+        return None
+    if not all((finite_number(value) or 0) > 0 for values in times.values() for value in values):
+        return None
+    return times
+
+
+def grid_cells(details: dict[str, Any]) -> list[dict[str, Any]]:
+    """The GPU cells that were measured and are recorded whole (numbers where numbers belong)."""
+    cells = details.get("cells")
+    if not isinstance(cells, list):
+        return []
+
+    def whole(cell: Any) -> bool:
+        rates = cell.get("sequences_per_second") if isinstance(cell, dict) else None
+        return (isinstance(rates, dict) and all(finite_number(cell.get(key)) is not None
+                                                 for key in ("batch_size", "seq_length", "speedup"))
+                and all((finite_number(rates.get(role)) or 0) > 0 for role in ("bert", "distilbert")))
+
+    return [cell for cell in cells if whole(cell)]
 
 
 def figure_name(result: ClaimResult) -> str | None:
     """speed_<claim id>.png for a speed claim whose details hold its timings, else None."""
-    if result.claim.family != "speed":
+    if result.claim.family != "speed" or not (chunk_times(result.details) or grid_cells(result.details)):
         return None
-    chunks = result.details.get("chunk_seconds")
-    cpu = isinstance(chunks, dict) and all(isinstance(chunks.get(role), list) and chunks[role] for role in ("bert", "distilbert"))
-    cells = result.details.get("cells")
-    grid = isinstance(cells, list) and any(isinstance(c, dict) and c.get("speedup") is not None for c in cells)
-    return f"speed_{result.claim.id}.png" if cpu or grid else None
+    return f"speed_{result.claim.id}.png"
 
 
 def render_all(run: RunResults) -> dict[str, bytes]:
@@ -36,7 +63,7 @@ def render_all(run: RunResults) -> dict[str, bytes]:
     for result in run.family("speed"):
         name = figure_name(result)
         if name is not None:
-            draw = cpu_figure if "chunk_seconds" in result.details else grid_figure
+            draw = cpu_figure if chunk_times(result.details) else grid_figure
             low = (result.verdict.tolerance_interval or (-math.inf,))[0]
             figures[name] = draw(result.details, result.verdict.paper_value, low if math.isfinite(low) else None)
     return figures
@@ -51,17 +78,18 @@ def _reference_lines(ax: Any, paper: float | None, threshold: float | None, meas
 
 def cpu_figure(details: dict[str, Any], paper: float | None = None, threshold: float | None = None) -> bytes:
     """Per-chunk speedups along the pass, and cumulative seconds of each model."""
-    chunk_seconds: dict[str, list[float]] = details["chunk_seconds"]
+    chunk_seconds = chunk_times(details) or {"bert": [], "distilbert": []}
     bert, distilbert = chunk_seconds["bert"], chunk_seconds["distilbert"]
     speedups = [b / d for b, d in zip(bert, distilbert, strict=True)]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     ax = axes[0]
     ax.plot(range(len(speedups)), speedups, ".", color="grey", markersize=4, label="one chunk")
-    _reference_lines(ax, paper, threshold, details.get("speedup"))
+    whole_pass, median = finite_number(details.get("speedup")), finite_number(details.get("chunk_speedup_median"))
+    _reference_lines(ax, paper, threshold, whole_pass)
     ax.set_xlabel(f"chunk ({details.get('chunk_size', '?')} pairs each, in the dataset's order)")
     ax.set_ylabel("t(BERT) / t(DistilBERT)")
-    ax.set_title(f"Speedup per chunk: median {details.get('chunk_speedup_median', float('nan')):.3g}x, "
-                 f"whole pass {details.get('speedup', float('nan')):.3g}x", fontsize=10)
+    ax.set_title(f"Speedup per chunk: median {median if median is not None else math.nan:.3g}x, "
+                 f"whole pass {whole_pass if whole_pass is not None else math.nan:.3g}x", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     ax = axes[1]
@@ -70,7 +98,7 @@ def cpu_figure(details: dict[str, Any], paper: float | None = None, threshold: f
                 label=f"{MODEL_LABELS.get(role, role)}: {sum(times):.1f} s")
     ax.set_xlabel("chunks done")
     ax.set_ylabel("cumulative seconds")
-    inputs = details.get("inputs", {})
+    inputs = details.get("inputs") if isinstance(details.get("inputs"), dict) else {}
     ax.set_title(f"{inputs.get('pairs', '?')} pairs, batch size 1, {details.get('threads', '?')} threads "
                  f"({inputs.get('source', '?')} inputs)", fontsize=10)
     ax.legend(fontsize=8)
@@ -80,7 +108,7 @@ def cpu_figure(details: dict[str, Any], paper: float | None = None, threshold: f
 
 def grid_figure(details: dict[str, Any], paper: float | None = None, threshold: float | None = None) -> bytes:
     """Speedup per GPU cell (grouped by sequence length) and each model's sequences per second."""
-    cells = [c for c in details["cells"] if c.get("speedup") is not None]
+    cells = grid_cells(details)
     labels = [f"b{c['batch_size']}\ns{c['seq_length']}" for c in cells]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     ax = axes[0]

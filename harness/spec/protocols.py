@@ -1,6 +1,8 @@
 """Fine-tuning protocols (harness/protocols.yaml): the hyperparameters of a job, as data, with their sources.
 
-`get(name)` returns a Protocol; `protocol.for_task(spec)` the Settings one job uses (the protocol's
+`get(name)` returns a Protocol; whether it is `faithful` (a reading of the paper's recipe whose scores
+may be judged against the paper: paper, seed-study) or quick (smoke, minilm-cpu: its scores are reported
+and never judged; a protocol that does not say is quick); `protocol.for_task(spec)` the Settings one job uses (the protocol's
 values with the task's overrides, and the task's own max_length / doc_stride where the protocol leaves
 them null: harness/spec/tasks.yaml is their one home). Every value must name where it comes from; an unknown protocol,
 setting or task is a ClaimsError with "did you mean". This module only reads and checks; the job that
@@ -76,6 +78,7 @@ class Protocol:
     sources: dict[str, str]
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     task_sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    faithful: bool = False  # its scores may be judged against the paper's; a quick protocol's are only reported
 
     def for_task(self, spec: TaskSpec) -> Settings:
         """The settings a job on the task uses: the protocol's values, the task's overrides, then the task's
@@ -129,8 +132,12 @@ def load(path: str | Path = DEFAULT_PROTOCOLS) -> dict[str, Protocol]:
             block = block if isinstance(block, dict) else {}
             overrides[task], override_sources[task] = _check_values(f"{where}, task {task!r}", block.get("settings"),
                                                                     block.get("sources"), complete=False)
+        faithful = raw.get("faithful", False)
+        if not isinstance(faithful, bool):
+            raise ClaimsError(f"{where}, 'faithful': {faithful!r} is not true or false",
+                              "say whether the protocol's scores may be judged against the paper's (faithful: true) or not")
         protocols[name] = Protocol(name, " ".join(str(raw.get("description", "")).split()), settings, sources,
-                                   overrides, override_sources)
+                                   overrides, override_sources, faithful)
     return protocols
 
 

@@ -107,6 +107,14 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class SeedSpread:
+    """A published seed-to-seed standard deviation of a cell (points), with where it was read: a prior for the judge."""
+
+    sigma: float
+    source: str
+
+
+@dataclass(frozen=True)
 class Claim:
     """One row of the registry, merged from its family's defaults, its template and its own fields."""
 
@@ -123,8 +131,9 @@ class Claim:
     model: str | None = None
     task: str | None = None
     tolerance: Tolerance | None = None
-    noise_band: Tolerance | None = None
     tolerance_reason: str = ""
+    seed_spread: SeedSpread | None = None  # the prior seed spread of a cell (harness.judge.noise); None: no source
+    paper_seeds: int = 1  # the runs the paper's figure summarises (Table 1: the median of 5)
     known_discrepancy: str | None = None
     out_of_scope: str | None = None
     notes: str = ""
@@ -155,7 +164,7 @@ _FIELDS: dict[str, Any] = {
     "id": str, "version": int, "family": Literal[FAMILIES], "statement": str, "source": str,
     "metric": Literal[tuple(METRICS)], "metric_reason": str, "marker": Literal[MARKERS], "paper_value": float,
     "unit": str, "model": Literal[MODELS], "task": Literal[tuple(task_names())], "tolerance": Tolerance,
-    "noise_band": Tolerance, "tolerance_reason": str, "known_discrepancy": str, "out_of_scope": str, "notes": str,
+    "tolerance_reason": str, "seed_spread": SeedSpread, "paper_seeds": int, "known_discrepancy": str, "out_of_scope": str, "notes": str,
     "params": dict[str, Any],
 }
 _KIND = Literal[TOLERANCE_KINDS]
@@ -204,6 +213,8 @@ class _Block:
         value, kind = self.raw[name], _FIELDS[name]
         if kind is Tolerance:
             return self._tolerance(name, value)
+        if kind is SeedSpread:
+            return self._seed_spread(name, value)
         if problem := _problem(value, kind):
             self.fail(name, problem)
         return float(value) if kind is float else value
@@ -216,6 +227,19 @@ class _Block:
         if _problem(value := raw.get("value"), float) or value < 0:
             self.fail(f"{name}.value", f"expected a non-negative number, got {value!r}")
         return Tolerance(raw["kind"], float(value))
+
+    def _seed_spread(self, name: str, raw: Any) -> SeedSpread:
+        """{sigma: > 0, source: where it was published}: a prior without its source is refused (never invent a figure)."""
+        if problem := _problem(raw, dict[str, Any]):
+            self.fail(name, problem)
+        unknown = sorted(set(raw) - {"sigma", "source"})
+        if unknown:
+            self.fail(f"{name}.{unknown[0]}", "unknown key; a seed_spread has sigma and source")
+        if _problem(sigma := raw.get("sigma"), float) or sigma <= 0:
+            self.fail(f"{name}.sigma", f"expected a positive number of points, got {sigma!r}")
+        if not isinstance(source := raw.get("source"), str) or not source.strip():
+            self.fail(f"{name}.source", "missing: say where the spread was published")
+        return SeedSpread(float(sigma), " ".join(source.split()))
 
 
 @dataclass(frozen=True)
@@ -318,8 +342,8 @@ def parse_claim(path: Path, index: int, raw: Any, shared: _Shared | None = None)
             row.fail("paper_value", "missing: a claim in scope needs the paper's value")
         if claim.tolerance is None or not claim.tolerance_reason:
             row.fail("tolerance" if claim.tolerance is None else "tolerance_reason", "missing: a claim in scope needs a tolerance and its rationale")
-    if claim.noise_band and claim.tolerance and claim.noise_band.value < claim.tolerance.value:
-        row.fail("noise_band.value", "the noise band must be at least as wide as the tolerance")
+    if claim.paper_seeds < 1:
+        row.fail("paper_seeds", f"expected at least 1 run, got {claim.paper_seeds}")
     return claim
 
 

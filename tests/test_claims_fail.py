@@ -1,0 +1,64 @@
+"""Errors fail, end to end: an inner claims run whose metric sees one prediction fewer than references, or whose
+data file is malformed, fails those claims (verdict `error`, the message naming the problem) and exits non-zero.
+
+The inner run is claims/test_accuracy.py itself on tiny random checkpoints and the fixture data, through the
+plugin's one error policy (harness/plugin/session.py): only a missing input skips. The metric is made to see
+one prediction fewer by wrapping harness.measure.metrics.classification_metrics in the inner run's conftest.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from tiny_models import save_tiny_checkpoints
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ACCURACY_CLAIMS = Path(__file__).resolve().parents[1] / "claims" / "test_accuracy.py"
+SHORT_METRIC = """
+pytest_plugins = ["harness.plugin"]
+from harness.measure import metrics
+
+_classification_metrics = metrics.classification_metrics
+
+
+def one_prediction_fewer(spec, predictions, references):
+    if spec.name == "rte":  # the metric sees one prediction fewer than references
+        predictions = list(predictions)[:-1]
+    return _classification_metrics(spec, predictions, references)
+
+
+metrics.classification_metrics = one_prediction_fewer
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> str:
+    """tiny-bert with seeded random weights and its tokenizer, as a local checkpoint (tests/tiny_models.py)."""
+    return save_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))["bert"]
+
+
+def test_a_scoring_error_and_a_malformed_file_fail_their_claims_and_the_run(pytester, tiny_bert, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURES / "glue", data / "glue")
+    bad_file = data / "glue" / "MRPC" / "dev.tsv"
+    lines = bad_file.read_text(encoding="utf-8").splitlines()
+    lines[2] = "0\t900013\tone sentence and no second field"  # line 3: too few fields
+    bad_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pytester.makeini("[pytest]\n")
+    pytester.makeconftest(SHORT_METRIC)
+    test_file = pytester.makepyfile(test_accuracy=ACCURACY_CLAIMS.read_text())
+    report_dir = tmp_path / "run"
+    result = pytester.runpytest_subprocess(
+        str(test_file), "--run-slow", "--protocol", "smoke", "--bert-checkpoint", tiny_bert, "--distilbert-checkpoint",
+        tiny_bert, "--data-dir", str(data), "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(report_dir),
+        "-k", "glue.rte.bert or glue.mrpc.bert", "-p", "no:cacheprovider", "-q")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
+    result.assert_outcomes(failed=2)
+    claims = {c["id"]: c for c in json.loads((report_dir / "results.json").read_text())["claims"]}
+    rte, mrpc = claims["glue.rte.bert"], claims["glue.mrpc.bert"]
+    assert rte["verdict"] == "error" and "rte: 2 predictions for 3 references" in rte["message"], rte["message"]
+    assert mrpc["verdict"] == "error" and str(bad_file) in mrpc["message"] and "line 3" in mrpc["message"], mrpc["message"]
+    output = result.stdout.str()
+    assert "SKIPPED" not in output.split("DistilBERT claims")[0], "an error is never a skip"
+    assert "ERROR" in output and "glue.rte.bert" in output
