@@ -19,8 +19,8 @@ from typing import Any
 
 from harness.paths import PROJECT_ROOT
 
-LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "scikit-learn",
-             "scipy", "pandas", "pytest", "pytest-benchmark")
+LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "numpy", "scikit-learn",
+             "scipy", "pandas", "filelock", "pytest", "pytest-benchmark")
 
 
 def library_versions() -> dict[str, str | None]:
