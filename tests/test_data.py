@@ -13,7 +13,7 @@ import pytest
 
 from harness.__main__ import main
 from harness.data import loading
-from harness.errors import ClaimsError
+from harness.errors import ClaimsError, MissingInput
 from harness.spec.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,6 +200,13 @@ def _glue_file(tmp_path: Path, folder: str, name: str, text: str | bytes) -> Pat
     ("stsb", "STS-B", "dev.tsv", "sentence1\tsentence2\tscore\na\tb\t7.5\n", r"line 2, field 'score': score '7.5' is not a number in \[0, 5\]"),
     ("rte", "RTE", "train.tsv", "index\tsentence1\tsentence2\n0\ta\tb\n", r"missing label column 'label'"),
     ("sst2", "SST-2", "dev.tsv", b"sentence\tlabel\n\xff\xfe bad \t1\n", r"not UTF-8 text"),
+    # rows of the wrong width: named as such, not as a bad label; one field too many on the first row was dropped silently
+    ("sst2", "SST-2", "dev.tsv", "sentence\tlabel\ngood \t1\nbad 0\n", r"line 3: 1 tab-separated field\(s\), expected 2 "
+                                                                      r"\(sentence, label\): too few fields"),
+    ("sst2", "SST-2", "dev.tsv", "sentence\tlabel\na\tb \t1\n", r"line 2: 3 tab-separated field\(s\), expected 2 .*a stray tab"),
+    ("cola", "CoLA", "dev.tsv", "src\t1\t\tA.\nsrc\t1\tB.\n", r"line 2: 3 tab-separated field\(s\), expected 4 .*with no header line"),
+    ("sst2", "SST-2", "dev.tsv", "sentence\tlabel\ngood \t1\n\nbad \t0\n", r"line 3: a blank line between examples"),
+    ("sst2", "SST-2", "dev.tsv", "\n\n", r"the file is empty"),
 ])
 def test_bad_glue_files_name_the_file_the_place_and_the_expectation(tmp_path, offline, task, folder, name, text, expected):
     path = _glue_file(tmp_path, folder, name, text)
@@ -208,6 +215,17 @@ def test_bad_glue_files_name_the_file_the_place_and_the_expectation(tmp_path, of
         loading.load_split(get_task(task), split, glue_dir=tmp_path)
     assert str(path) in str(error.value)
     assert error.value.fix
+
+
+@pytest.mark.parametrize("task, folder, text, rows", [
+    ("sst2", "SST-2", "sentence\tlabel\ngood \t1\nbad \t0\n\n", 2),  # GLUE's files end with a blank line
+    ("sst2", "SST-2", "sentence\tlabel\r\ngood \t1\r\n\r\n \r\n", 1),  # Windows line ends, a blank and a space
+    ("cola", "CoLA", "src\t1\t\tA sentence.\n\n", 1),  # no header line
+])
+def test_blank_lines_that_end_a_tsv_are_ignored(tmp_path, offline, task, folder, text, rows):
+    _glue_file(tmp_path, folder, "dev.tsv", text)
+    dataset = loading.load_split(get_task(task), "validation", glue_dir=tmp_path)
+    assert len(dataset) == rows and dataset["label"][0] == 1
 
 
 def test_a_literal_na_or_null_question_stays_text(tmp_path, offline):
@@ -224,6 +242,10 @@ def test_a_literal_na_or_null_question_stays_text(tmp_path, offline):
      r"field data\[0\].paragraphs\[0\].qas\[0\].answers\[0\].answer_start: missing; expected an integer"),
     ('{"data": [{"paragraphs": [{"context": 5, "qas": []}]}]}', r"field data\[0\].paragraphs\[0\].context: expected a string, got int"),
     ('{"data": []}', r"no questions found"),
+    ('{"data": [{"paragraphs": [{"context": "abc", "qas": [{"id": "q", "question": "?", "answers": [{"text": "a", '
+     '"answer_start": 2147483648}]}]}]}]}', r"answer_start: 2147483648 is outside its context \(0 to 3 characters\)"),
+    ('{"data": [{"paragraphs": [{"context": "abc", "qas": [{"id": "q", "question": "?", "answers": [{"text": "a", '
+     '"answer_start": -1}]}]}]}]}', r"answer_start: -1 is outside its context"),
 ])
 def test_bad_squad_json_is_named(tmp_path, text, expected):
     path = tmp_path / "dev-v1.1.json"
@@ -287,11 +309,28 @@ def test_imdb_csv_accepts_label_names(tmp_path, offline):
     (lambda d: (d / "test.csv").write_text(""), r"the file is empty"),
     (lambda d: (d / "test.parquet").write_text("not parquet"), r"cannot be read as parquet"),
     (lambda d: (_aclimdb(d) / "test" / "pos" / "notes.txt").write_text("x"), r"notes.txt, file name: expected ID_RATING.txt"),
+    (lambda d: (d / "test.csv").write_text("text,label\n"), r"a header and no reviews"),
+    (lambda d: pd.DataFrame({"text": ["a", "b"], "label": [1, 3]}).to_parquet(d / "test.parquet"), r"row 2, field 'label': label '3'"),
 ])
 def test_bad_imdb_input_is_named(tmp_path, offline, make, expected):
     make(tmp_path)
-    with pytest.raises(ClaimsError, match=expected):
+    with pytest.raises(ClaimsError, match=expected) as error:
         loading.load_split(get_task("imdb"), "test", imdb_dir=tmp_path)
+    assert error.value.fix.startswith("give IMDb as parquet or CSV")
+
+
+@pytest.mark.parametrize("given, expected", [
+    ({"data_dir": "afile"}, r"the data root .*afile is a file, not a folder"),
+    ({"glue_dir": "afile"}, r"the GLUE folder .*afile is a file, not a folder"),
+    ({"squad_file": "."}, r"the SQuAD file .* is a folder, not a file"),
+])
+def test_a_path_of_the_wrong_kind_is_named(tmp_path, offline, given, expected):
+    (tmp_path / "afile").write_text("x")
+    task = get_task("squad" if "squad_file" in given else "sst2")
+    paths = {name: tmp_path / value for name, value in given.items()}
+    with pytest.raises(ClaimsError, match=expected) as error:
+        loading.locate(task, "validation", paths.pop("data_dir", None), **paths)
+    assert not isinstance(error.value, MissingInput) and error.value.fix
 
 
 # ------------------------------------------------------------------------------------------ CLI

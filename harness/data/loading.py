@@ -16,7 +16,8 @@ time, so later loads and the tokenization maps on it are cached too.
 Callers resolve a task once (harness.spec.tasks.get_task) and pass its TaskSpec; `locate` decides a
 split's Source once, and the Source is what is loaded (`load`) and fingerprinted for cache keys
 (`Source.identity`). Absent data (no local file and no Hub) is a MissingInput naming the task, the
-split and the option that points at local files. Tokenizing is not done here (harness.data.preprocess).
+split and the option that points at local files; a path of the wrong kind (a file given for a folder,
+or a folder for the SQuAD file) is a ClaimsError naming it. Tokenizing is not done here (harness.data.preprocess).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from harness.errors import ClaimsError, MissingInput, did_you_mean
 from harness.files import digest, file_sha256
 from harness.spec.tasks import TaskSpec
 
-PARSER_VERSION = 1  # bump when a parser's output changes: it invalidates the cache
+PARSER_VERSION = 2  # bump when a parser's output changes: it invalidates the cache
 CACHE_ENV = "DISTILBERT_CLAIMS_DATA_CACHE"
 
 
@@ -139,11 +140,19 @@ def _exists(kind: str, path: Path, split: str) -> bool:
     return path.is_file()
 
 
+# What each of locate's paths names, and whether it is a folder: data_dir, glue_dir, imdb_dir, squad_file.
+GIVEN_PATHS = (("data root", True), ("GLUE folder", True), ("IMDb folder", True), ("SQuAD file", False))
+
+
 def locate(spec: TaskSpec, split: str, data_dir: Path | None = None, *, glue_dir: Path | None = None,
            imdb_dir: Path | None = None, squad_file: Path | None = None) -> Source:
     """Decide where a split comes from, without reading it: a local file when given or present, else the Hub."""
     _check_split(spec, split)
-    paths = [Path(p) if p is not None else None for p in (data_dir, glue_dir, imdb_dir, squad_file)]
+    paths = [Path(p).expanduser() if p is not None else None for p in (data_dir, glue_dir, imdb_dir, squad_file)]
+    for (what, wants_folder), path in zip(GIVEN_PATHS, paths, strict=True):
+        if path is not None and path.exists() and path.is_dir() != wants_folder:
+            raise ClaimsError(f"the {what} {path} is a {'file' if wants_folder else 'folder'}, not a "
+                              f"{'folder' if wants_folder else 'file'}", _how_to_point(spec, split))
     candidates = _local_candidates(spec, split, *paths)
     for kind, path in candidates:
         if _exists(kind, path, split):

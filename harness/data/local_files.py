@@ -2,14 +2,17 @@
 
 Each parser returns a pandas DataFrame (SQuAD: a list of row dicts) with exactly the columns and label
 ids of the task on the Hugging Face Hub, in the file's row order, and checks what it reads: a missing
-or renamed column, a label outside the task's set, an empty file, a truncated JSON or a wrong
-delimiter raise ClaimsError naming the file, the line or field, and what was expected. Finding the
+or renamed column, a label outside the task's set, an empty file, a truncated JSON, a wrong delimiter,
+a row with too few or too many fields or a blank line between rows raise ClaimsError naming the file,
+the line or field, and what was expected (blank lines at the end of a TSV are ignored, as the GLUE
+files end with one). No input makes a parser raise anything else (tests/test_fuzz.py). Finding the
 files and caching the result is harness.data's job, not this module's.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -22,46 +25,77 @@ from harness.spec.tasks import TaskSpec
 
 GLUE_FIX = "use the file as download_glue_data.py writes it (tab-separated, one example a line), or load the task from the Hub"
 IMDB_REVIEW = re.compile(r"^(\d+)_(\d+)\.txt$")
+LINE_END = re.compile(r"\r\n|\r|\n")  # what pandas' parser ends a line at
 
 
 def _bad(path: Path, where: str, problem: str, fix: str = GLUE_FIX) -> ClaimsError:
     return ClaimsError(f"{path}{', ' + where if where else ''}: {problem}", fix)
 
 
+def _said(error: Exception) -> str:
+    """A library's error text on one line (pandas and pyarrow end theirs with newlines)."""
+    return " ".join(str(error).split())
+
+
 def _check_labels(path: Path, values: pd.Series, spec: TaskSpec, mapping: dict[str, int], first_line: int,
-                  field_name: str) -> list[int]:
-    """File label values -> Hub ids; the first value outside the task's set fails with its line."""
+                  field_name: str, fix: str = GLUE_FIX, unit: str = "line") -> list[int]:
+    """File label values -> Hub ids; the first value outside the task's set fails with its line (or row)."""
     known = values.isin(list(mapping))
     if not known.all():
         row = int((~known).to_numpy().nonzero()[0][0])
-        raise _bad(path, f"line {row + first_line}, field {field_name!r}",
-                   f"label {values.iloc[row]!r} is not one of {spec.name}'s labels {sorted(mapping)}")
+        raise _bad(path, f"{unit} {row + first_line}, field {field_name!r}",
+                   f"label {values.iloc[row]!r} is not one of {spec.name}'s labels {sorted(mapping)}", fix)
     return values.map(mapping).astype(int).tolist()
+
+
+def _tsv_lines(path: Path, spec: TaskSpec, split: str) -> list[str]:
+    """The file's lines, decoded (a UTF-8 BOM dropped), without the blank lines that end it."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _bad(path, f"byte {error.start}", "not UTF-8 text") from None
+    lines = LINE_END.split(text)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise _bad(path, "", f"the file is empty; expected {spec.name}'s {split} examples")
+    blank = next((number for number, line in enumerate(lines, 1) if not line.strip()), None)
+    if blank is not None:
+        raise _bad(path, f"line {blank}", "a blank line between examples (only blank lines at the end are ignored); "
+                                          "remove it, or restore the file")
+    return lines
+
+
+def _check_field_counts(path: Path, lines: list[str], first_line: int, names: list[str], headerless: bool) -> None:
+    """Every line from first_line has as many tab-separated fields as `names`; the first that does not fails."""
+    expected = len(names)
+    for number, line in enumerate(lines[first_line - 1:], first_line):
+        found = line.count("\t") + 1
+        if found != expected:
+            why = ("too few fields (a tab missing?)" if found < expected
+                   else f"not a well-formed tab-separated file (a stray tab on line {number}?)")
+            raise _bad(path, f"line {number}", f"{found} tab-separated field(s), expected {expected} ({', '.join(names)})"
+                                               f"{' with no header line' if headerless else ''}: {why}")
 
 
 def read_glue_tsv(path: Path, spec: TaskSpec, split: str) -> pd.DataFrame:
     """One classic GLUE TSV -> the Hub's columns (text columns, label, idx = row number)."""
     local = spec.local
     headerless = split in local.headerless_splits
-    if path.stat().st_size == 0:
-        raise _bad(path, "", f"the file is empty; expected {spec.name}'s {split} examples")
+    lines = _tsv_lines(path, spec, split)
+    first_line = 1 if headerless else 2  # the file line of the first row, for messages
+    names = list(local.headerless_fields) if headerless else lines[0].split("\t")
+    _check_field_counts(path, lines, first_line, names, headerless)
     try:
-        frame = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False,
-                            skip_blank_lines=False, index_col=False, encoding="utf-8-sig",
+        frame = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), sep="\t", quoting=csv.QUOTE_NONE, dtype=str,
+                            keep_default_na=False, skip_blank_lines=False, index_col=False,
                             header=None if headerless else 0)
     except pd.errors.EmptyDataError:
         raise _bad(path, "", f"the file is empty; expected {spec.name}'s {split} examples") from None
     except pd.errors.ParserError as error:
-        raise _bad(path, "", f"not a well-formed tab-separated file ({error})") from None
-    except UnicodeDecodeError as error:
-        raise _bad(path, f"byte {error.start}", "not UTF-8 text") from None
-    first_line = 1 if headerless else 2  # the file line of the first row, for messages
+        raise _bad(path, "", f"not a well-formed tab-separated file ({_said(error)})") from None
     if headerless:
-        expected = local.headerless_fields
-        if frame.shape[1] != len(expected):
-            raise _bad(path, "line 1", f"{frame.shape[1]} tab-separated field(s), expected {len(expected)} "
-                                       f"({', '.join(expected)}) with no header line")
-        frame.columns = list(expected)
+        frame.columns = names
     columns = dict(local.columns)
     label_file_column = columns.pop(spec.label_column, None) if spec.label_column else None
     found = list(map(str, frame.columns))
@@ -110,15 +144,19 @@ def read_imdb_table(path: Path, spec: TaskSpec) -> pd.DataFrame:
         else:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.ParserError as error:
-        raise _bad(path, "", f"not a well-formed CSV file ({error})", IMDB_FIX) from None
+        raise _bad(path, "", f"not a well-formed CSV file ({_said(error)})", IMDB_FIX) from None
     except (OSError, ValueError) as error:
-        raise _bad(path, "", f"cannot be read as {path.suffix[1:]} ({error})", IMDB_FIX) from None
+        raise _bad(path, "", f"cannot be read as {path.suffix[1:]} ({_said(error)})", IMDB_FIX) from None
     missing = [col for col in ("text", "label") if col not in frame.columns]
     if missing:
         raise _bad(path, "columns", f"missing {missing}; expected text and label, found {list(frame.columns)}", IMDB_FIX)
+    if len(frame) == 0:
+        raise _bad(path, "", "a header and no reviews; expected IMDb reviews", IMDB_FIX)
     mapping = {str(i): i for i in range(len(spec.label_names))} | {n: i for i, n in enumerate(spec.label_names)}
     mapping["-1"] = -1  # the unlabelled reviews (split unsupervised)
-    labels = _check_labels(path, frame["label"].astype(str), spec, mapping, 2, "label")
+    parquet = path.suffix == ".parquet"  # a parquet file has rows, a CSV file lines (the header is line 1)
+    labels = _check_labels(path, frame["label"].astype(str), spec, mapping, 1 if parquet else 2, "label", IMDB_FIX,
+                           "row" if parquet else "line")
     return pd.DataFrame({"text": frame["text"].astype(str), "label": labels})
 
 
@@ -182,12 +220,21 @@ def read_squad_json(path: Path) -> list[dict[str, Any]]:
                     "question": _field(path, qa, "question", str, at),
                     "answers": {
                         "text": [_field(path, x, "text", str, f"{at}.answers[{i}]") for i, x in enumerate(answers)],
-                        "answer_start": [_field(path, x, "answer_start", int, f"{at}.answers[{i}]") for i, x in enumerate(answers)],
+                        "answer_start": [_answer_start(path, x, context, f"{at}.answers[{i}]") for i, x in enumerate(answers)],
                     },
                 })
     if not rows:
         raise _bad(path, "field 'data'", "no questions found", SQUAD_FIX)
     return rows
+
+
+def _answer_start(path: Path, answer: Any, context: str, where: str) -> int:
+    """An answer's character offset, an integer inside its context."""
+    start = _field(path, answer, "answer_start", int, where)
+    if not 0 <= start <= len(context):
+        raise _bad(path, f"field {where}.answer_start", f"{start} is outside its context (0 to {len(context)} characters)",
+                   SQUAD_FIX)
+    return start
 
 
 _KIND_NAMES = {list: "a list", str: "a string", int: "an integer"}

@@ -5,6 +5,11 @@ says what the report contains, plots and speed_plots draw the figures; this modu
 and is the `python -m harness report RUN_DIR` command, which rebuilds a report without running
 anything. The HTML has its CSS inline and its images as base64 data URIs, with no script and no
 external link, so it can be mailed or archived as one file.
+
+Every value read from results.json is text to show, never markup: the HTML escapes it (element text and
+attributes), the Markdown escapes it (`markdown_text`: the characters that start markup, line breaks and
+block markers; code fences longer than any run of backticks inside), figure file names keep only safe
+characters (a claim id names a speed claim's figure), and matplotlib does not parse `$...$` in labels.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ import html
 import re
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 
-from harness.files import atomic_write_bytes, atomic_write_text
+from harness.files import atomic_write_bytes, atomic_write_text, digest
 from harness.judge.verdict import Status
 from harness.reporting import plots, speed_plots
 from harness.reporting import results as results_module
@@ -26,26 +32,60 @@ from harness.reporting.sections import Section, claim_record, counts, sections
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
+MAX_FILE_NAME = 120  # characters of a figure's file name (file systems allow 255 bytes, with room for a temporary suffix)
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # CommonMark's line endings
+MARKUP = re.compile(r"([\\`*<>\[\]|&])")  # what starts markup or an entity inside a line (`_` is literal inside words)
+BLOCK_START = re.compile(r"^[!-/:-@\[\]-`{-~]")  # ASCII punctuation but the backslash: what may open a block (#, -, ~, ...)
+
+
+def markdown_text(value: object) -> str:
+    """A value as inline Markdown that shows as written: one line, the characters that start markup escaped."""
+    return MARKUP.sub(r"\\\1", " ".join(LINE_BREAK.split(str(value))).strip())
+
+
+def markdown_paragraph(value: object) -> str:
+    """markdown_text that cannot open a block either (a heading, a list, a fence, a rule): its first mark escaped."""
+    text = markdown_text(value)
+    text = re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", text, count=1)  # "1. " would start a numbered list
+    return BLOCK_START.sub(lambda mark: "\\" + mark[0], text, count=1)
+
+
+def _code_block(text: str) -> list[str]:
+    """Text in a fenced code block whose fence no run of backticks in the text can close."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return [fence, text, fence]
+
+
+def file_name(name: str) -> str:
+    """A figure's name as a plain file of the run directory: no folder, no leading dot, only [A-Za-z0-9._-], and short
+    enough for any file system (a long one keeps its start, a digest of the whole and its suffix)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "_"
+    if len(safe) <= MAX_FILE_NAME:
+        return safe
+    suffix = Path(safe).suffix if len(Path(safe).suffix) <= 8 else ""
+    return f"{safe[:MAX_FILE_NAME // 2]}-{digest(name)[:16]}{suffix}"
 
 
 def _md_table(table: pd.DataFrame) -> str:
-    clean = table.map(lambda cell: str(cell).replace("|", "\\|").replace("\n", " "))
+    clean = table.map(markdown_text)
+    clean.columns = [markdown_text(column) for column in table.columns]
     return clean.to_markdown(index=False, disable_numparse=True)
 
 
 def to_markdown(run: RunResults, parts: list[Section]) -> str:
     lines = ["# DistilBERT claims report", ""]
     for section in parts:
-        lines += [f"## {section.title}", ""]
-        lines += [line for paragraph in section.paragraphs for line in (paragraph, "")]
+        lines += [f"## {markdown_text(section.title)}", ""]
+        lines += [line for paragraph in section.paragraphs for line in (markdown_paragraph(paragraph), "")]
         if section.table is not None and not section.table.empty:
             lines += [_md_table(section.table), ""]
-        lines += [line for image in section.images for line in (f"![{section.title}]({image})", "")]
+        lines += [line for image in section.images for line in (f"![{markdown_text(section.title)}]({file_name(image)})", "")]
     lines += ["## Every claim in full", ""]
     for result in run.claims:
-        lines += [f"### {result.claim.id}", ""]
+        lines += [f"### {markdown_text(result.claim.id)}", ""]
         for label, text in claim_record(result):
-            lines += [f"- {label}:", "", "```", text, "```", ""] if label == "details" else [f"- {label}: {text}"]
+            lines += ([f"- {label}:", "", *_code_block(text), ""] if label == "details"
+                      else [f"- {label}: {markdown_text(text)}"])
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -56,6 +96,7 @@ VERDICT_STYLE = {  # each verdict's colour, in the tables and the badges
     Status.INCONCLUSIVE: "background:#fbeec0!important",
     Status.SKIPPED: "background:#e6e6e6!important;color:#555",
     Status.ERROR: "background:#f0b0f0!important;font-weight:600",
+    Status.NOT_JUDGED: "background:#dfe8f7!important;color:#234",
 }
 
 
@@ -92,24 +133,35 @@ def to_html(run: RunResults, parts: list[Section], images: dict[str, bytes]) -> 
         if section.table is not None and not section.table.empty:
             body.append(_html_table(section.table))
         for image in section.images:
-            data = base64.b64encode(images[image]).decode("ascii")
+            data = base64.b64encode(images.get(file_name(image), images.get(image, b""))).decode("ascii")
             body.append(f'<img alt="{html.escape(section.title)}" src="data:image/png;base64,{data}">')
     body.append("<h2>Every claim in full</h2>")
     for result in run.claims:
-        fields = "".join(f"<dt>{label}</dt><dd><pre>{html.escape(text)}</pre></dd>" if label == "details"
-                         else f"<dt>{label}</dt><dd>{html.escape(text)}</dd>" for label, text in claim_record(result))
+        fields = "".join(f"<dt>{html.escape(label)}</dt><dd><pre>{html.escape(text)}</pre></dd>" if label == "details"
+                         else f"<dt>{html.escape(label)}</dt><dd>{html.escape(text)}</dd>"
+                         for label, text in claim_record(result))
         claim_id = html.escape(result.claim.id)
-        body.append(f'<details id="{claim_id}"><summary>{claim_id}: {html.escape(result.verdict.status.value)}</summary>'
-                    f"<dl>{fields}</dl></details>")
+        body.append(f'<details id="{html.escape(html_id(result.claim.id))}"><summary>{claim_id}: '
+                    f"{html.escape(result.verdict.status.value)}</summary><dl>{fields}</dl></details>")
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>DistilBERT claims report</title>'
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
+def html_id(text: str) -> str:
+    """An HTML id for a claim id (ids hold no whitespace); the caller escapes it for the attribute."""
+    return re.sub(r"\s", "_", text) or "_"
+
+
 def render(run_dir: str | Path) -> list[Path]:
-    """Write report.md, report.html and the plots of the run directory's results.json beside it; return their paths."""
-    run_dir = Path(run_dir)
-    run = results_module.read(run_dir)
-    images = plots.render_all(run) | speed_plots.render_all(run)
+    """Write report.md, report.html and the plots of a run's results.json beside it; return their paths.
+
+    `run_dir` is the run directory or its results.json."""
+    path = Path(run_dir)
+    run = results_module.read(path)
+    run_dir = path.parent if path.is_file() else path
+    with matplotlib.rc_context({"text.parse_math": False}):  # a `$` in a claim id or model is text, not TeX
+        drawn = plots.render_all(run) | speed_plots.render_all(run)
+    images = {file_name(name): data for name, data in drawn.items()}
     parts = sections(run)
     written = []
     for name, data in images.items():
@@ -122,7 +174,7 @@ def render(run_dir: str | Path) -> list[Path]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", nargs="?", default="reports/latest", metavar="RUN_DIR",
-                        help="a run directory holding results.json (written by a claims run)")
+                        help="a run directory holding results.json (written by a claims run), or that results.json")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,236 @@
+"""`python -m harness check RUN_DIR`: does a run's results.json follow from the registry, the cache and its measurements?
+
+A run is checked, not trusted (as MLPerf's submission checker and lm-eval's integrity checks do):
+1. the registry: each claim of results.json against its registry row at the recorded version (a row whose
+   version moved since the run is named: results.json cannot be checked against another definition);
+2. the cache: every fine-tuning job a claim read (the cache keys in its details) against its own content
+   digests (harness.measure.cache), and its stored metrics against its stored predictions scored with
+   today's metric code (harness.measure.rescore);
+3. the measurements: each accuracy value recomputed from the cached per-example predictions through the
+   claims' own AccuracyRunner, read-only (nothing trains); each CPU speedup from its recorded chunk times;
+   each size from the architectures; each paper check from the registry's figures;
+4. the verdicts: each judged again from the recomputed measurement (or, where none could be recomputed,
+   from the one results.json records).
+Every value that does not follow is named with what results.json says and what follows; what could not be
+checked is said with why. Exit status 1 when anything does not follow, 0 when the run checks out. This
+module writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ClaimsError, MissingInput
+from harness.judge.verdict import Status, Verdict, judge, judge_measurement
+from harness.measure.measurement import Measurement
+from harness.paths import DEFAULT_CACHE_DIR, PROJECT_ROOT, shared_dir
+from harness.reporting import results as results_module
+from harness.reporting.results import ClaimResult, RunResults
+from harness.spec import registry as registry_module
+from harness.spec.registry import Claim, Registry
+
+ACCURACY_FAMILIES = ("glue", "macro", "retention", "downstream")
+DEFINITION = ("statement", "source", "paper_value", "unit", "model", "task", "metric", "tolerance", "seed_spread",
+              "paper_seeds", "known_discrepancy", "out_of_scope", "params")  # what a row's version pins
+RELATIVE = 1e-6  # recomputed values agree when within this share (details keep rounded timings: speed gets 1e-3)
+
+
+def close(a: float | None, b: float | None, relative: float = RELATIVE) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=relative, abs_tol=relative)
+
+
+class Check:
+    """The findings (values that do not follow) and notes (what could not be checked) of one run."""
+
+    def __init__(self, run: RunResults, registry: Registry, cache_dir: Path):
+        from harness.measure.cache import ResultCache
+
+        self.run, self.registry, self.cache = run, registry, ResultCache(cache_dir)
+        self.findings: list[str] = []
+        self.notes: list[str] = []
+        self.recomputed = 0
+        self._runner: Any = None
+
+    # ------------------------------------------------------------------ the parts
+    def all(self) -> Check:
+        rows = {claim.id: claim for claim in self.registry.claims}
+        for result in self.run.claims:
+            row = rows.get(result.claim.id)
+            if row is None:
+                self.findings.append(f"{result.claim.id}: not a claim of the registry {self.registry.path}")
+            elif row.version != result.claim.version:
+                self.notes.append(f"{result.claim.id}: recorded at version {result.claim.version}, the registry's row is "
+                                  f"at version {row.version}: check it with the registry of that version (--registry)")
+            else:
+                self.definition(result, row)
+                self.verdict(result, row)
+        for key_id in dict.fromkeys(key for result in self.run.claims for key in cache_keys(result.details)):
+            self.cache_entry(key_id)
+        return self
+
+    def definition(self, result: ClaimResult, row: Claim) -> None:
+        for name in DEFINITION:
+            recorded, registered = getattr(result.claim, name), getattr(row, name)
+            if recorded != registered:
+                self.findings.append(f"{row.id}: results.json says {name} {recorded!r}, its registry row at the same "
+                                     f"version says {registered!r}")
+
+    def verdict(self, result: ClaimResult, row: Claim) -> None:
+        recorded = result.verdict
+        if recorded.status in (Status.SKIPPED, Status.ERROR) or recorded.measured is None:
+            return
+        try:
+            measurement = self.measurement(result, row)
+        except MissingInput as missing:
+            measurement = None
+            self.notes.append(f"{row.id}: measurement not recomputed ({missing.what}); its verdict is judged again "
+                              "from the recorded measurement")
+        except ClaimsError as error:
+            self.findings.append(f"{row.id}: its measurement cannot be recomputed: {error.what}")
+            return
+        if measurement is None:
+            again = judge(row, recorded.measured, recorded.uncertainty, not_judged=recorded.not_judged)
+        else:
+            self.recomputed += 1
+            relative = 1e-3 if row.family == "speed" else RELATIVE
+            if not close(measurement.value, recorded.measured, relative):
+                self.findings.append(f"{row.id}: results.json says measured {recorded.measured!r}, "
+                                     f"{_source(row)} give {measurement.value!r}")
+            again = judge_measurement(row, measurement, self.registry)
+        self.compare(row, recorded, again)
+
+    def compare(self, row: Claim, recorded: Verdict, again: Verdict) -> None:
+        if again.status is not recorded.status:
+            self.findings.append(f"{row.id}: results.json says {recorded.status.value!r}, the judge gives "
+                                 f"{again.status.value!r} ({again.message})")
+        for name in ("interval", "difference", "detectable"):
+            said, follows = (getattr(v.uncertainty, name, None) if v.uncertainty else None for v in (recorded, again))
+            pairs = zip(said or (), follows or (), strict=False) if isinstance(said, tuple) else [(said, follows)]
+            if (said is None) != (follows is None) or not all(close(a, b, 1e-3) for a, b in pairs):
+                self.findings.append(f"{row.id}: results.json says {name} {said!r}, the judge gives {follows!r}")
+
+    def measurement(self, result: ClaimResult, row: Claim) -> Measurement:
+        """The claim's measurement recomputed from what it rests on (MissingInput: that is not here)."""
+        if row.family in ACCURACY_FAMILIES:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                measurement = self.accuracy_runner().measure(row)
+            self.findings += [f"{row.id}: {warning.message}" for warning in caught
+                              if "CacheWarning" in type(warning.message).__name__]
+            return measurement
+        if row.family == "speed":
+            return Measurement(speedup_of(result.details), result.details, "")
+        if row.family == "size":
+            from harness.measure import size
+            from harness.measure.models import load_config
+
+            names = {"bert": self.option("bert_checkpoint"), "distilbert": self.option("distilbert_checkpoint")}
+            return size.measure(row, size.sizes({role: load_config(name) for role, name in names.items()}))
+        if row.family == "paper_arithmetic":
+            from harness.measure.arithmetic import recompute
+
+            return Measurement(recompute(row, self.registry), {}, "")
+        raise MissingInput(f"the {row.family} family has no measurement to recompute")
+
+    def cache_entry(self, key_id: str) -> None:
+        """A job's entry against its digests, and its metrics against its predictions scored with today's code."""
+        from harness.measure.rescore import recompute
+
+        folder = self.cache.root.joinpath(*key_id.split("/"))
+        entry, problem, scores_only = self.cache.inspect(folder)
+        if entry is None and problem == "there is no entry":
+            self.notes.append(f"cache entry {key_id}: not in {self.cache.root}, so not checked")
+            return
+        if problem:
+            self.findings.append(f"cache entry {folder}: {problem}")
+            return
+        try:
+            scores = recompute(entry, self.cache.predictions_at(folder))
+        except ClaimsError as error:
+            self.notes.append(f"cache entry {key_id}: {error.what}")
+            return
+        if scores["metrics"] != entry.get("metrics") or scores["validity"] != entry.get("validity"):
+            self.findings.append(f"cache entry {folder}: its metrics {entry.get('metrics')} differ from its predictions "
+                                 f"scored with today's metric code, {scores['metrics']} (`python -m harness rescore` "
+                                 "rewrites them after a metric fix)")
+
+    # ------------------------------------------------------------------ the run's options
+    def option(self, name: str) -> Any:
+        return self.run.options.get(name)
+
+    def accuracy_runner(self) -> Any:
+        """The AccuracyRunner the run's recorded options describe, reading from the cache only."""
+        if self._runner is None:
+            from harness.measure import device
+            from harness.measure.accuracy import AccuracyRunner
+
+            max_train, data_dir = self.option("max_train_samples"), self.option("data_dir")
+            self._runner = AccuracyRunner(
+                checkpoints={"bert": self.option("bert_checkpoint"), "distilbert": self.option("distilbert_checkpoint")},
+                protocol=self.option("protocol") or "paper", seeds=self.option("seeds") or 1,
+                device=device.resolve(self.option("device") or "auto"),
+                data_dir=Path(data_dir).expanduser() if data_dir else shared_dir("data", root=PROJECT_ROOT),
+                cache=self.cache, overrides={"max_train_samples": max_train} if max_train else {},
+                rerun_invalid=self.option("rerun_invalid") or 0, read_only=True)
+        return self._runner
+
+
+def _source(row: Claim) -> str:
+    return {"speed": "its recorded chunk times", "size": "the architectures", "paper_arithmetic": "the registry's figures"}.get(
+        row.family, "the cached predictions")
+
+
+def speedup_of(details: dict[str, Any]) -> float:
+    """A speed row's value from its recorded timings: t(BERT) / t(DistilBERT) over the chunks, or the GPU grid's least."""
+    chunks = details.get("chunk_seconds")
+    if isinstance(chunks, dict):
+        return math.fsum(chunks["bert"]) / math.fsum(chunks["distilbert"])
+    cells = [cell["speedup"] for cell in details.get("cells") or () if isinstance(cell, dict) and cell.get("speedup")]
+    if not cells:
+        raise MissingInput("no recorded timings")
+    return min(cells)
+
+
+def cache_keys(details: Any) -> Iterator[str]:
+    """Every cache key id a claim's details name (its cells' `cache_keys`, however deep they nest)."""
+    if isinstance(details, dict):
+        for name, value in details.items():
+            if name == "cache_keys" and isinstance(value, list):
+                yield from (key for key in value if isinstance(key, str))
+            else:
+                yield from cache_keys(value)
+    elif isinstance(details, list):
+        for value in details:
+            yield from cache_keys(value)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", nargs="?", default="reports/latest", metavar="RUN_DIR",
+                        help="a run directory holding results.json (or the file itself)")
+    parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                        help="the result cache the run read (default: the one its options record, else cache/)")
+    parser.add_argument("--registry", type=Path, default=None, metavar="FILE",
+                        help="the claim registry to check against (default: the run's, else claims/registry.yaml)")
+
+
+def run(args: argparse.Namespace) -> int:
+    run_results = results_module.read(args.run_dir)
+    recorded_registry = Path(str((run_results.registry or {}).get("path") or ""))
+    registry = registry_module.load(args.registry or (recorded_registry if recorded_registry.is_file()
+                                                      else registry_module.DEFAULT_REGISTRY))
+    cache_dir = args.cache_dir or Path(run_results.options.get("cache_dir") or DEFAULT_CACHE_DIR)
+    check = Check(run_results, registry, cache_dir).all()
+    print(f"check {args.run_dir}: {len(run_results.claims)} claims, {check.recomputed} measurements recomputed, "
+          f"{len(check.findings)} value(s) that do not follow, {len(check.notes)} not checked")
+    for finding in check.findings:
+        print(f"  DOES NOT FOLLOW  {finding}")
+    for note in check.notes:
+        print(f"  not checked      {note}")
+    return 1 if check.findings else 0
