@@ -9,7 +9,7 @@ reason for a miss. A report, not an assertion: the exit status is 0 unless a run
 itself broke.
 
     python benchmarks/bench_speed_repeatability.py                      # 3 full runs (about 3 minutes each here)
-    python benchmarks/bench_speed_repeatability.py --runs 3 -- --speed-quick
+    python benchmarks/bench_speed_repeatability.py --runs 3 -- --speed-pass quick
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=None,
                         help="where the runs' report directories go. Default: reports/speed-repeatability-<UTC time>/")
     parser.add_argument("--output", type=Path, default=None, help="also write the figures as JSON here. Default: none")
-    parser.add_argument("pytest_args", nargs="*", help="passed to pytest after `--` (e.g. --speed-quick, --speed-threads 1)")
+    parser.add_argument("pytest_args", nargs="*", help="passed to pytest after `--` (e.g. --speed-pass quick, --speed-threads 1)")
     args = parser.parse_args(argv)
     reports = args.reports or ROOT / "reports" / time.strftime("speed-repeatability-%Y%m%dT%H%M%SZ", time.gmtime())
     runs = []

@@ -177,6 +177,10 @@ CASES = [
     Case("pytest --distilbert-checkpoint TMP/afile", "a checkpoint that is a file", r"is a file, not a folder",
          lambda r: (r.file("afile", "x"), r.pytest("--distilbert-checkpoint", str(r.base / "afile")))[1]),
     Case("pytest --seeds 0", "no seeds", r"expected a whole number of at least 1, got '0'", lambda r: r.pytest("--seeds", "0")),
+    Case("pytest --rerun-invalid -1", "a negative count of further seeds", r"expected a whole number of at least 0, got '-1'",
+         lambda r: r.pytest("--rerun-invalid=-1")),
+    Case("pytest --ray-retries many", "a retry count that is not a number", r"expected a whole number of at least 0, got 'many'",
+         lambda r: r.pytest("--ray-retries", "many")),
     Case("pytest --protocol papr", "a protocol name with a typo", r"did you mean 'paper'\?", lambda r: r.pytest("--protocol", "papr")),
     # python -m harness data: a GLUE TSV
     Case("python -m harness data --task sst2 --glue-dir TMP/glue", "a TSV ending in blank lines (as GLUE's files do)",

@@ -56,6 +56,12 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}")
+    return int(text)
+
+
 # Every option of the suite: its flag, then what argparse takes (each help line ends with the default).
 OPTIONS: dict[str, dict[str, Any]] = {
     "--run-slow": {"action": "store_true", "default": False,
@@ -87,7 +93,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
                   "help": "fine-tune again even where the result cache holds the job's result. Default: %(default)r"},
     "--cache-dir": {"default": None, "metavar": "DIR",
                     "help": "the fine-tuning result cache (and resumable checkpoints). Default: cache/ in the project"},
-    "--rerun-invalid": {"default": 0, "type": _positive_int, "metavar": "N",
+    "--rerun-invalid": {"default": 0, "type": _count, "metavar": "N",
                         "help": "train up to N further seeds per model and task in place of seeds whose run is invalid "
                                 "(a NaN loss, no better than a constant predictor); a claim with no valid seed ends in "
                                 "error. Default: %(default)r"},
@@ -101,7 +107,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "--ray-address": {"default": None, "metavar": "ADDR",
                       "help": "the Ray cluster of --executor ray: HOST:6379, ray://HOST:10001, or auto (the cluster this "
                               "node belongs to). Default: %(default)r (a local Ray started for the run)"},
-    "--ray-retries": {"default": 2, "type": int, "metavar": "N",
+    "--ray-retries": {"default": 2, "type": _count, "metavar": "N",
                       "help": "retry a job that fails on Ray (an exception, a lost worker) N times before reporting its "
                               "error. Default: %(default)r"},
     "--max-train-samples": {"default": None, "type": _positive_int, "metavar": "N",
