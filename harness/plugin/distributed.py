@@ -85,8 +85,6 @@ def configure(config: pytest.Config) -> None:
             torch.set_num_threads(threads)
         return
     option, count = config.getoption, workers(config)
-    if option("--ray-retries") < 0:
-        raise pytest.UsageError(f"--ray-retries {option('--ray-retries')}: expected 0 or more")
     if option("--ray-address") and option("--executor") != "ray":
         raise pytest.UsageError("--ray-address is the cluster of --executor ray; add --executor ray")
     if option("--executor") == "ray":
