@@ -287,10 +287,6 @@ def _yaml_case(data: st.DataObject, document: Any, keys: list[str]) -> bytes:
     return yaml.safe_dump(mutated(data, document, json_trees(keys)), allow_unicode=True).encode("utf-8", "surrogatepass")
 
 
-# harness.files.read_yaml's message for a YAML syntax error spans several lines: a known gap, a strict xfail row of
-# tests/test_bad_inputs.py (a change asked of files.py's owner); every other message must be one line.
-
-
 REGISTRY_DOCUMENT = yaml.safe_load(registry.DEFAULT_REGISTRY.read_text(encoding="utf-8"))
 REGISTRY_KEYS = sorted({str(key) for path in _paths(REGISTRY_DOCUMENT) for key in path if isinstance(key, str)})
 PROTOCOLS_DOCUMENT = yaml.safe_load(protocols.DEFAULT_PROTOCOLS.read_text(encoding="utf-8"))
