@@ -43,26 +43,15 @@ from harness.measure.finetune import make_job  # noqa: E402
 from harness.spec import protocols  # noqa: E402
 from harness.spec.tasks import get_task  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "tests"))
+from tiny_models import save_tiny_checkpoints  # noqa: E402  (the tests' tiny checkpoints, the same seeded weights)
+
 SHARED_DATA = ROOT.parent / "shared" / "data"
 GRID, SEEDS, JOBS = "glue.sst2", 4, 8  # -k and --seeds: 2 claims of 4 seeds each, 8 jobs
 # One task: SST-2 alone has rows enough (67,349) for jobs long beside the start-up of pytest and its workers, which
 # no executor can share out (MRPC, RTE and STS-B stop at 2,490 to 5,749 rows).
 SCENARIOS = {"optimistic": makespan.GpuModel(300.0, 0.015, 30.0), "central": makespan.GpuModel(),
              "pessimistic": makespan.GpuModel(100.0, 0.040, 120.0)}  # docs/finetune.md's three
-
-
-def tiny_checkpoints(folder: Path) -> dict[str, str]:
-    """tiny-bert and tiny-distilbert with seeded random weights and their tokenizers."""
-    import torch
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    found = {}
-    for role, name in (("bert", "tiny-bert"), ("distilbert", "tiny-distilbert")):
-        torch.manual_seed(0)
-        AutoModel.from_config(AutoConfig.from_pretrained(ROOT / "fixtures" / "configs" / name)).save_pretrained(folder / name)
-        AutoTokenizer.from_pretrained(ROOT / "fixtures" / "configs" / name).save_pretrained(folder / name)
-        found[role] = str(folder / name)
-    return found
 
 
 def run_grid(mode: str, checkpoints: dict[str, str], rows: int, workers: int, ray_address: str | None, work: Path) -> dict:
@@ -87,7 +76,7 @@ def measure(rows: int, repeat: int, workers: int, modes: list[str]) -> dict:
     runs: list[dict] = []
     cluster_start_s = None
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
-        checkpoints = tiny_checkpoints(Path(scratch))
+        checkpoints = save_tiny_checkpoints(Path(scratch))
         address = None
         if "ray" in modes:
             import ray

@@ -21,4 +21,4 @@ def sizes(architectures):
 def test_size_claim(claim, record_claim, sizes):
     measurement = size.measure(claim, sizes)
     print(f"{claim.id}: {measurement.summary}")
-    check(record_claim(measurement.value, summary=measurement.summary, **measurement.details))
+    check(record_claim(measurement))

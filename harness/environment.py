@@ -24,14 +24,20 @@ LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "n
 
 
 def library_versions() -> dict[str, str | None]:
-    """Installed version of every library that can change a result (None when absent)."""
-    versions: dict[str, str | None] = {}
+    """Installed version of every library that can change a result (None when absent); a fresh dict each call."""
+    return dict(_installed_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str | None], ...]:
+    """Looked up once a process (every cache key asks): installing a library means a new process."""
+    found = []
     for name in LIBRARIES:
         try:
-            versions[name] = importlib.metadata.version(name)
+            found.append((name, importlib.metadata.version(name)))
         except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+            found.append((name, None))
+    return tuple(found)
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,3 +19,9 @@ def shared_dir(*parts: str, root: Path = PROJECT_ROOT) -> Path | None:
     """A folder (or file) under ../shared beside `root` (pytest's rootdir, or this project) when it exists, else None."""
     path = Path(root).parent.joinpath("shared", *parts)
     return path if path.exists() else None
+
+
+def data_root(chosen: str | Path | None, root: Path = PROJECT_ROOT) -> Path | None:
+    """The local data root of a run: --data-dir as given (~ expanded), else ../shared/data beside `root`, else None
+    (the Hub)."""
+    return Path(chosen).expanduser() if chosen else shared_dir("data", root=root)

@@ -15,6 +15,38 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> dict[str, str]:
+    """tiny-bert and tiny-distilbert saved with seeded random weights and their tokenizers, as local checkpoints
+    (tests/tiny_models.py); read only, shared by every test that fine-tunes."""
+    from tiny_models import save_tiny_checkpoints
+
+    return save_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """A data root in ../shared/data's layout: the GLUE and SQuAD fixtures and a few IMDb reviews (read only)."""
+    from tiny_models import write_tiny_data
+
+    return write_tiny_data(tmp_path_factory.mktemp("data"))
+
+
+class TrainingForbidden(Exception):
+    pass
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any Trainer.train call fails: proves a result came from the cache."""
+    from transformers import Trainer
+
+    def forbidden(*args, **kwargs):
+        raise TrainingForbidden("Trainer.train was called")
+
+    monkeypatch.setattr(Trainer, "train", forbidden)
+
+
 @pytest.fixture
 def offline(monkeypatch):
     """The Hugging Face Hub unreachable (HF_HUB_OFFLINE=1), whatever this machine's network: tests never depend on it."""

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tiny_models import save_tiny_checkpoints
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ACCURACY_CLAIMS = Path(__file__).resolve().parents[1] / "claims" / "test_accuracy.py"
@@ -32,10 +31,10 @@ metrics.classification_metrics = one_prediction_fewer
 """
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory) -> str:
-    """tiny-bert with seeded random weights and its tokenizer, as a local checkpoint (tests/tiny_models.py)."""
-    return save_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))["bert"]
+@pytest.fixture
+def tiny_bert(tiny_checkpoints) -> str:
+    """tiny-bert with seeded random weights and its tokenizer, as a local checkpoint (tests/conftest.py)."""
+    return tiny_checkpoints["bert"]
 
 
 def test_a_scoring_error_and_a_malformed_file_fail_their_claims_and_the_run(pytester, tiny_bert, tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_models import save_tiny_checkpoints, write_tiny_data
+from tiny_models import tiny_job
 from transformers import AutoTokenizer
 
 from harness.errors import ClaimsError
@@ -24,22 +24,11 @@ from harness.measure.cache import CacheWarning, JobKey, ResultCache
 from harness.measure.distill import DistillationTrainer, soft_kl
 from harness.measure.finetune import job_key, make_job, run_job
 from harness.measure.predictions import metrics_of
+from harness.reporting.check import cache_keys
 from harness.spec.tasks import get_task
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ACCURACY_CLAIMS = Path(__file__).resolve().parents[1] / "claims" / "test_accuracy.py"
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoints(tmp_path_factory) -> dict[str, str]:
-    """tiny-bert and tiny-distilbert saved with seeded random weights and their tokenizers, as local checkpoints."""
-    return save_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))
-
-
-@pytest.fixture(scope="session")
-def tiny_data(tmp_path_factory) -> Path:
-    """A data root in ../shared/data's layout: the GLUE and SQuAD fixtures and a few IMDb reviews."""
-    return write_tiny_data(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture
@@ -62,23 +51,6 @@ def sst2_cache(trained_cache, tmp_path) -> ResultCache:
     return ResultCache(tmp_path / "cache")
 
 
-def tiny_job(checkpoints, data_root, task="sst2", role="bert", **kwargs):
-    return make_job(checkpoints[role], task, "smoke", data_dir=data_root, **kwargs)
-
-
-class TrainingForbidden(Exception):
-    pass
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """Any Trainer.train call fails: proves a result came from the cache."""
-    from transformers import Trainer
-
-    def forbidden(*args, **kwargs):
-        raise TrainingForbidden("Trainer.train was called")
-
-    monkeypatch.setattr(Trainer, "train", forbidden)
 
 
 # ---------------------------------------------------------------- the job on each kind of task
@@ -354,7 +326,8 @@ def test_every_accuracy_claim_reaches_a_verdict_and_a_second_run_trains_nothing(
     size = next(c for c in document["claims"] if c["id"] == "size.bert.parameters")
     size.update(verdict="reproduced", measured=120.0)  # a size that was not measured, and a verdict that does not follow
     (tmp_path / "run1" / "results.json").write_text(json.dumps(document))
-    entry_path = next(iter(entries))
+    key_id = next(iter(cache_keys(edited["details"])))  # an entry a measured claim read (check checks those)
+    entry_path = cache_dir.joinpath(*key_id.split("/"), "result.json")
     entry = json.loads(entry_path.read_text())
     split = next(iter(entry["metrics"]))
     entry["metrics"][split] = {name: 99.0 for name in entry["metrics"][split]}

@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from tiny_models import save_tiny_checkpoints, write_tiny_data
+from tiny_models import tiny_job
 
 from harness.__main__ import main
 from harness.measure import metrics
@@ -18,13 +18,12 @@ from harness.measure.predictions import metrics_of
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, tiny_checkpoints, tiny_data):
     """(cache root, checkpoints, data root) with tiny-bert trained on SST-2 and STS-B."""
     root = tmp_path_factory.mktemp("rescore")
-    checkpoints, data = save_tiny_checkpoints(root), write_tiny_data(root / "data")
     for task in ("sst2", "stsb"):
-        run_job(make_job(checkpoints["bert"], task, "smoke", data_dir=data), ResultCache(root / "cache"))
-    return root / "cache", checkpoints, data
+        run_job(tiny_job(tiny_checkpoints, tiny_data, task), ResultCache(root / "cache"))
+    return root / "cache", tiny_checkpoints, tiny_data
 
 
 @pytest.fixture
@@ -35,17 +34,7 @@ def cache(trained, tmp_path) -> ResultCache:
 
 @pytest.fixture
 def sst2_job(trained):
-    return make_job(trained[1]["bert"], "sst2", "smoke", data_dir=trained[2])
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    from transformers import Trainer
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("Trainer.train was called")
-
-    monkeypatch.setattr(Trainer, "train", forbidden)
+    return tiny_job(trained[1], trained[2])
 
 
 def rescore(cache, capsys) -> str:

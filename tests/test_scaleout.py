@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from tiny_models import save_tiny_checkpoints, write_tiny_data
+from tiny_models import tiny_job
 
 from harness.measure.cache import ResultCache, is_complete_checkpoint
 from harness.measure.finetune import job_key, make_job
@@ -89,16 +89,6 @@ def verdicts(claims: dict[str, dict]) -> dict[str, tuple]:
 
 
 @pytest.fixture(scope="module")
-def tiny_checkpoints(tmp_path_factory) -> dict[str, str]:
-    return save_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    return write_tiny_data(tmp_path_factory.mktemp("data"))
-
-
-@pytest.fixture(scope="module")
 def serial(tiny_checkpoints, tiny_data, tmp_path_factory):
     """The grid run serially: one pytest process, no xdist, no Ray."""
     folder = tmp_path_factory.mktemp("serial")
@@ -156,16 +146,12 @@ def test_ray_trains_every_job_on_the_cluster_and_the_claims_read_them_back(seria
     assert verdicts(claims_of(tmp_path)) == verdicts(claims_of(serial))
 
 
-def grid_job(checkpoints, data_root, task, role="bert", **kwargs):
-    return make_job(checkpoints[role], task, "smoke", data_dir=data_root, **kwargs)
-
-
 def test_results_reach_a_driver_whose_disk_the_workers_do_not_share(serial, tiny_checkpoints, tiny_data, ray_cluster,
                                                                     tmp_path):
     from harness.execute.ray_executor import RayExecutor
 
-    distilled = grid_job(tiny_checkpoints, tiny_data, "squad", "distilbert", teacher=tiny_checkpoints["bert"])
-    jobs = [distilled, grid_job(tiny_checkpoints, tiny_data, "wnli", "distilbert")]
+    distilled = tiny_job(tiny_checkpoints, tiny_data, "squad", "distilbert", teacher=tiny_checkpoints["bert"])
+    jobs = [distilled, tiny_job(tiny_checkpoints, tiny_data, "wnli", "distilbert")]
     weightless = make_job(str(FIXTURES / "configs" / "tiny-bert"), "rte", "smoke", data_dir=tiny_data)  # a config alone
     teacher = job_key(distilled.teacher)
     driver, worker = ResultCache(tmp_path / "driver"), ResultCache(tmp_path / "worker")
@@ -190,7 +176,7 @@ def test_a_worker_killed_in_the_middle_of_a_job_is_retried_and_the_grid_complete
     from harness.execute.ray_executor import RayExecutor
 
     longer = {"num_train_epochs": 60, "save_steps": 8}  # 60 optimisation steps, a checkpoint every 8
-    jobs = [grid_job(tiny_checkpoints, tiny_data, "rte", role, overrides=longer) for role in ("bert", "distilbert")]
+    jobs = [tiny_job(tiny_checkpoints, tiny_data, "rte", role, overrides=longer) for role in ("bert", "distilbert")]
     by_key = {job_key(job).id: job for job in jobs}
     cache, lines, done = ResultCache(tmp_path / "cache"), [], []
     runner = threading.Thread(target=lambda: done.append(RayExecutor(retries=2, report=lines.append).run(jobs, cache)))

@@ -30,6 +30,13 @@ def save_tiny_checkpoints(root: Path) -> dict[str, str]:
     return folders
 
 
+def tiny_job(checkpoints: dict[str, str], data_root: Path, task: str = "sst2", role: str = "bert", **kwargs):
+    """A fine-tuning job of one tiny model on the tiny data, under the `smoke` protocol."""
+    from harness.measure.finetune import make_job
+
+    return make_job(checkpoints[role], task, "smoke", data_dir=data_root, **kwargs)
+
+
 def write_tiny_data(root: Path) -> Path:
     """A data root in ../shared/data's layout: the GLUE and SQuAD fixtures and a few IMDb reviews."""
     shutil.copytree(FIXTURES / "glue", root / "glue")

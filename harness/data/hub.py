@@ -35,3 +35,8 @@ def looks_like_local_path(name: str) -> bool:
     path, or one that starts with "/", "./", "../" or "~", does.
     """
     return os.path.exists(name) or name.startswith(("/", "./", "../", "~"))
+
+
+def expand_local(name: str) -> str:
+    """A checkpoint name as given, with a local folder's ~ expanded (a Hub name is left as it is)."""
+    return os.path.expanduser(name) if looks_like_local_path(name) else name

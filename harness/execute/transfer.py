@@ -12,16 +12,12 @@ are, so an entry keeps the digests its worker wrote. Deciding whether a returned
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from harness.files import atomic_write_bytes
-from harness.measure.cache import LOCK_FILE, RESULT_FILE, JobKey, ResultCache
+from harness.files import atomic_folder, atomic_write_bytes
+from harness.measure.cache import LOCK_FILE, MODEL_DIR, RESULT_FILE, TRAINER_DIR, JobKey, ResultCache
 
-LEFT_ON_THE_WORKER = ("trainer", LOCK_FILE)  # checkpoints to resume from, and the lock file
-MODEL_DIR = "model"
+LEFT_ON_THE_WORKER = (TRAINER_DIR, LOCK_FILE)  # checkpoints to resume from, and the lock file
 
 
 def pack(folder: Path) -> dict[str, bytes]:
@@ -39,13 +35,11 @@ def unpack(files: dict[str, bytes], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model = {name: data for name, data in files.items() if name.split("/", 1)[0] == MODEL_DIR}
     if model:
-        staging = Path(tempfile.mkdtemp(prefix=".model.", dir=folder))
-        for name, data in model.items():
-            target = staging / name.split("/", 1)[1]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        shutil.rmtree(folder / MODEL_DIR, ignore_errors=True)
-        os.replace(staging, folder / MODEL_DIR)
+        with atomic_folder(folder / MODEL_DIR) as staging:
+            for name, data in model.items():
+                target = staging / name.split("/", 1)[1]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
     rest = sorted((name for name in files if name not in model), key=lambda name: name == RESULT_FILE)
     for name in rest:
         atomic_write_bytes(folder / name, files[name])
@@ -53,7 +47,7 @@ def unpack(files: dict[str, bytes], folder: Path) -> None:
 
 def holds(cache: ResultCache, key: JobKey, model: bool = False) -> bool:
     """Whether the cache holds the job's intact entry (model: and its kept model, as a teacher needs)."""
-    return cache.peek(key) is not None and (not model or (cache.model_dir(key) / "config.json").is_file())
+    return cache.peek(key) is not None and (not model or cache.has_model(key))
 
 
 def store(cache: ResultCache, key: JobKey, files: dict[str, bytes], *, replace: bool = False) -> bool:

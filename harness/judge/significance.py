@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np  # scipy is imported where it is used: the plugin loads this module at every pytest start
 
+from harness.judge.noise import LEVEL
 from harness.spec.tasks import TaskSpec
 
 RESAMPLES = 1000
 BOOTSTRAP_SEED = 2019  # the paper's year; fixed so that the same predictions give the same intervals
 BLOCK_CELLS = 4_000_000  # resample rows x examples drawn at once (memory: about 32 MB of indices)
-LEVEL = 0.95
 
 
 class NoPredictions(Exception):

@@ -34,7 +34,7 @@ from harness.spec.tasks import get_task
 
 NOISY_FAMILIES = ("glue", "macro", "retention", "downstream")
 ONE_SIDED = ("at_least", "at_most")
-Interval = tuple[float, float]
+Interval = tuple[float, float]  # low, high; -inf / inf for an open side
 
 
 @dataclass(frozen=True)

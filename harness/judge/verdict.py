@@ -24,12 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.judge.uncertainty import Uncertainty, assess, default
+from harness.judge.uncertainty import Interval, Uncertainty, assess, default
 from harness.measure.measurement import Measurement
-from harness.spec.registry import Claim, Registry
-
-Interval = tuple[float, float]  # low, high; -inf / inf for an open side
-EDGE = 1e-12  # a value exactly on a tolerance's edge is inside it
+from harness.spec.registry import EDGE, Claim, Registry
 
 
 class Status(str, Enum):
@@ -87,11 +84,11 @@ class Verdict:
         return cls(claim.id, status, claim.paper_value, None, interval, message)
 
 
-def fmt_interval(interval: Interval, unit: str = "") -> str:
+def fmt_interval(interval: Interval) -> str:
     low, high = interval
     low_text = "-inf" if math.isinf(low) else f"{low:.4g}"
     high_text = "inf" if math.isinf(high) else f"{high:.4g}"
-    return f"[{low_text}, {high_text}]{unit}"
+    return f"[{low_text}, {high_text}]"
 
 
 def decide(claim: Claim, measured: Any, difference_low: Any, difference_high: Any, complete: Any) -> np.ndarray:
@@ -101,8 +98,7 @@ def decide(claim: Claim, measured: Any, difference_low: Any, difference_high: An
     outside the tolerance; 1 inconclusive otherwise.
     """
     low, high = claim.tolerance.interval(claim.paper_value)
-    measured = np.asarray(measured, dtype=float)
-    inside = (measured >= low - EDGE) & (measured <= high + EDGE)
+    inside = claim.tolerance.allows(claim.paper_value, np.asarray(measured, dtype=float))
     paper = claim.paper_value
     outside = (np.asarray(difference_low) + paper > high + EDGE) | (np.asarray(difference_high) + paper < low - EDGE)
     return np.where(inside, 0, np.where(np.asarray(complete, dtype=bool) & outside, 2, 1))

@@ -22,6 +22,7 @@ module judges nothing: harness.judge does.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,23 @@ class AccuracyRunner:
     rerun_invalid: int = 0  # further seeds, at most, that replace a cell's invalid ones (--rerun-invalid)
     read_only: bool = False  # read every job from the cache, never train (python -m harness check)
     _done: dict[tuple, list[JobResult] | Exception] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], root: Path, cache: ResultCache, **extra: Any) -> AccuracyRunner:
+        """The runner a run's options describe, by pytest's option names as results.json records them: the claims'
+        and the executors' runner (harness.plugin.options), and `python -m harness check`'s (read_only=True)."""
+        from harness.data.hub import expand_local
+        from harness.measure import device
+        from harness.paths import data_root
+
+        chosen = {role: options.get(f"{role}_checkpoint") for role in ("bert", "distilbert")}
+        max_train = options.get("max_train_samples")
+        return cls(checkpoints={role: expand_local(name) if name else name for role, name in chosen.items()},
+                   protocol=options.get("protocol") or "paper", seeds=options.get("seeds") or 1,
+                   device=device.resolve(options.get("device") or "auto"),
+                   data_dir=data_root(options.get("data_dir"), root), cache=cache,
+                   overrides={"max_train_samples": max_train} if max_train else {},
+                   rerun_invalid=options.get("rerun_invalid") or 0, **extra)
 
     @property
     def quick(self) -> str | None:

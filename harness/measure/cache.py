@@ -33,12 +33,13 @@ from typing import Any
 
 from harness.files import atomic_write_text, canonical_json, digest, file_sha256
 from harness.measure import predictions as stored_predictions
-from harness.measure.identity import checkpoint_identity, key_libraries  # noqa: F401 - checkpoint_identity re-exported
+from harness.measure.identity import key_libraries
 from harness.measure.predictions import SplitPredictions
 from harness.paths import DEFAULT_CACHE_DIR
 
 SCHEMA_VERSION = 2
 RESULT_FILE, PREDICTIONS_FILE, LOCK_FILE = "result.json", "predictions.json", "job.lock"
+MODEL_DIR, TRAINER_DIR = "model", "trainer"  # the fine-tuned model a student needs as its teacher; checkpoints
 SCORES = ("metrics", "validity")  # recomputable from the predictions; everything else is the record
 CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")  # and rng_state*.pth (one per process)
 LOG = logging.getLogger(__name__)
@@ -89,11 +90,17 @@ def _json_safe(value: Any) -> Any:
     return value if value is None or isinstance(value, (str, int, bool)) else str(value)
 
 
-def entry_digests(entry: Mapping[str, Any], predictions_sha256: str | None, scores: bool = True) -> dict[str, str | None]:
+def entry_digests(entry: Mapping[str, Any], predictions_sha256: str | None) -> dict[str, str | None]:
     """The digests an entry carries: of its record (all but scores and digests), its scores, its predictions file."""
-    record = {name: value for name, value in entry.items() if name not in (*SCORES, "digests")}
-    return {"record": digest(record), "scores": digest({name: entry.get(name) for name in SCORES}) if scores else None,
-            "predictions": predictions_sha256}
+    return {"record": _record_digest(entry), "scores": _scores_digest(entry), "predictions": predictions_sha256}
+
+
+def _record_digest(entry: Mapping[str, Any]) -> str:
+    return digest({name: value for name, value in entry.items() if name not in (*SCORES, "digests")})
+
+
+def _scores_digest(entry: Mapping[str, Any]) -> str:
+    return digest({name: entry.get(name) for name in SCORES})
 
 
 def is_complete_checkpoint(folder: Path) -> bool:
@@ -126,10 +133,14 @@ class ResultCache:
         return self.folder(key) / PREDICTIONS_FILE
 
     def trainer_dir(self, key: JobKey) -> Path:
-        return self.folder(key) / "trainer"
+        return self.folder(key) / TRAINER_DIR
 
     def model_dir(self, key: JobKey) -> Path:
-        return self.folder(key) / "model"
+        return self.folder(key) / MODEL_DIR
+
+    def has_model(self, key: JobKey) -> bool:
+        """Whether the job's fine-tuned model is kept (DistilBERT (D)'s teacher)."""
+        return (self.model_dir(key) / "config.json").is_file()
 
     # ------------------------------------------------------------------ one writer per job across processes
     def lock(self, key: JobKey) -> contextlib.AbstractContextManager[None]:
@@ -217,15 +228,15 @@ class ResultCache:
         stored = entry.get("digests") if isinstance(entry.get("digests"), dict) else {}
         sha = stored.get("predictions")
         try:
-            expected = entry_digests(entry, sha, scores=False)
+            record = _record_digest(entry)
         except ValueError as error:  # a NaN written into the file
             return None, f"its record holds a value that is not valid JSON ({error})", False
-        if stored.get("record") != expected["record"]:
+        if stored.get("record") != record:
             return None, "its record does not match its content digest (edited by hand?)", False
         if sha is not None and (not (folder / PREDICTIONS_FILE).is_file() or file_sha256(folder / PREDICTIONS_FILE) != sha):
             return None, "its stored predictions are missing or do not match their digest (edited by hand?)", False
         try:
-            scores_intact = stored.get("scores") == entry_digests(entry, sha)["scores"] and _valid_metrics(entry.get("metrics"))
+            scores_intact = stored.get("scores") == _scores_digest(entry) and _valid_metrics(entry.get("metrics"))
         except ValueError:
             scores_intact = False
         if not scores_intact:
@@ -262,8 +273,9 @@ class ResultCache:
     def _write_entry(self, folder: Path, entry: dict[str, Any], predictions_sha256: str | None) -> dict[str, Any]:
         entry = {name: value for name, value in entry.items() if name != "digests"}
         entry["digests"] = entry_digests(entry, predictions_sha256)
-        atomic_write_text(folder / RESULT_FILE, json.dumps(entry, indent=2, sort_keys=True, allow_nan=False) + "\n")
-        return json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
+        text = json.dumps(entry, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        atomic_write_text(folder / RESULT_FILE, text)
+        return json.loads(text)
 
     # ------------------------------------------------------------------ checkpoints
     def last_checkpoint(self, key: JobKey) -> Path | None:

@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,7 @@ class JobResult:
     entry: dict[str, Any]
     cached: bool
     cache: ResultCache | None = None
+    stored_predictions: dict[str, SplitPredictions] | None = field(default=None, compare=False, repr=False)  # already read
 
     @property
     def metrics(self) -> dict[str, dict[str, float | None]]:
@@ -159,6 +160,8 @@ class JobResult:
 
     @functools.cached_property
     def _predictions(self) -> dict[str, SplitPredictions]:
+        if self.stored_predictions is not None:
+            return self.stored_predictions
         if self.cache is None:
             raise ClaimsError(f"{self.job.describe()}: this result was not read from a cache, so it has no stored predictions",
                               "build the JobResult with its ResultCache")
@@ -179,7 +182,7 @@ def run_job(job: Job, cache: ResultCache | None = None, *, refresh: bool = False
     cache = cache or ResultCache()
     key = job_key(job)
     entry = None if refresh else cache.peek(key)
-    if entry is not None and (not need_model or _has_model(cache, key)):
+    if entry is not None and (not need_model or cache.has_model(key)):
         LOG.info("cache hit for %s: %s", job.describe(), cache.entry_path(key))
         return JobResult(job, key, entry, cached=True, cache=cache)
     teacher_dir = None
@@ -190,7 +193,7 @@ def run_job(job: Job, cache: ResultCache | None = None, *, refresh: bool = False
             cache.forget(key)
         else:
             entry = cache.load(key, recompute)
-            if entry is not None and (not need_model or _has_model(cache, key)):
+            if entry is not None and (not need_model or cache.has_model(key)):
                 cache.discard_checkpoints(key)  # left by a run killed after writing its entry
                 return JobResult(job, key, entry, cached=True, cache=cache)
             if entry is not None:
@@ -215,8 +218,6 @@ def cached_result(job: Job, cache: ResultCache) -> JobResult:
                            "check the run with the cache it was measured with (--cache-dir)")
     if entry is None or (problem and not scores_only):
         raise ClaimsError(f"{cache.folder(key)}: {problem}", "run the claims again: the job is trained again and replaced")
-    return JobResult(job, key, {**entry, **recompute(entry, cache.predictions(key))}, cached=True, cache=cache)
+    stored = cache.predictions(key)
+    return JobResult(job, key, {**entry, **recompute(entry, stored)}, cached=True, cache=cache, stored_predictions=stored)
 
-
-def _has_model(cache: ResultCache, key: JobKey) -> bool:
-    return (cache.model_dir(key) / "config.json").is_file()

@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from transformers import TrainerCallback
 from harness.data import preprocess
 from harness.data.loading import load
 from harness.errors import ClaimsError, MissingInput
+from harness.files import atomic_folder
 from harness.measure.cache import JobKey, ResultCache
 from harness.measure.finetune import GRADIENT_ACCUMULATION_STEPS, Job
 from harness.measure.models import accepted_inputs
@@ -233,11 +231,6 @@ def predict_split(trainer: Any, spec: TaskSpec, dataset: Any, tokenizer: Any, s:
 
 
 def _save_model(trainer: Any, target: Path) -> None:
-    """Save the fine-tuned model and tokenizer whole or not at all (a temporary folder, then a rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(".model.*"):  # left by a run killed while saving (the job's lock is held)
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=".model.", dir=target.parent))
-    trainer.save_model(str(staging))
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(staging, target)
+    """Save the fine-tuned model and tokenizer whole or not at all (the job's lock is held)."""
+    with atomic_folder(target) as staging:
+        trainer.save_model(str(staging))

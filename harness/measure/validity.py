@@ -50,10 +50,9 @@ class Validity:
         return cls(bool(value["valid"]), str(value["reason"]))
 
 
-def judge(spec: TaskSpec, predictions: SplitPredictions, nonfinite_loss_step: int | None = None,
-          split: str | None = None) -> Validity:
+def judge(spec: TaskSpec, predictions: SplitPredictions, nonfinite_loss_step: int | None = None) -> Validity:
     """The validity of a run from its predictions on the paper's split and the first step its loss was not finite."""
-    split = split or spec.paper_split
+    split = spec.paper_split
     if nonfinite_loss_step is not None:
         return Validity(False, f"the training loss went NaN or infinite (first logged at step {nonfinite_loss_step})")
     if len(predictions) == 0:

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from harness.data.hub import looks_like_local_path
+from harness.data.hub import expand_local, looks_like_local_path
 from harness.errors import ClaimsError, MissingInput
 from harness.measure import device as device_module
-from harness.paths import shared_dir
+from harness.paths import data_root, shared_dir
 from harness.spec import registry as registry_module
 from harness.spec import speed_options
 from harness.spec.registry import Claim, Registry
@@ -248,16 +248,12 @@ def claims_registry(pytestconfig: pytest.Config) -> Registry:
 
 def checkpoints_of(config: pytest.Config) -> dict[str, str]:
     """The checkpoint of each of the paper's roles: {'bert': ..., 'distilbert': ...} (a local folder's ~ expanded)."""
-    chosen = {"bert": config.getoption("--bert-checkpoint"), "distilbert": config.getoption("--distilbert-checkpoint")}
-    return {role: os.path.expanduser(name) if looks_like_local_path(name) else name for role, name in chosen.items()}
+    return {role: expand_local(config.getoption(f"--{role}-checkpoint")) for role in ("bert", "distilbert")}
 
 
 def data_dir_of(config: pytest.Config) -> Path | None:
     """Local data root (--data-dir, else ../shared/data beside the project), or None for the Hub."""
-    chosen = config.getoption("--data-dir")
-    if chosen:  # checked at configure time (check_paths)
-        return Path(chosen).expanduser()
-    return shared_dir("data", root=config.rootpath)
+    return data_root(config.getoption("--data-dir"), config.rootpath)  # --data-dir was checked at configure (check_paths)
 
 
 def accuracy_runner_of(config: pytest.Config) -> Any:
@@ -265,13 +261,8 @@ def accuracy_runner_of(config: pytest.Config) -> Any:
     from harness.measure.accuracy import AccuracyRunner
     from harness.measure.cache import ResultCache
 
-    option = config.getoption
-    max_train = option("--max-train-samples")
-    return AccuracyRunner(checkpoints=checkpoints_of(config), protocol=option("--protocol"), seeds=option("--seeds"),
-                          device=device_module.resolve(option("--device")), data_dir=data_dir_of(config),
-                          cache=ResultCache(option("--cache-dir")), refresh=option("--refresh"),
-                          overrides={"max_train_samples": max_train} if max_train else {},
-                          rerun_invalid=option("--rerun-invalid"))
+    return AccuracyRunner.from_options(vars(config.option), config.rootpath, ResultCache(config.getoption("--cache-dir")),
+                                       refresh=config.getoption("--refresh"))
 
 
 @pytest.fixture(scope="session")

@@ -18,14 +18,15 @@ from typing import Any
 
 import pytest
 
-from harness.judge.verdict import Status
+from harness.judge.verdict import Status, fmt_interval
+from harness.paths import CLAIMS_DIR
 from harness.plugin.options import REGISTRY_KEY, recorded_options
 from harness.plugin.session import SESSION_KEY
 from harness.reporting import results as results_module
-from harness.spec import registry as registry_module
 
 PLANNED_DIR_KEY = pytest.StashKey[Path]()  # the run directory made at configure time
 RUN_DIR_KEY = pytest.StashKey[Path]()  # where results.json was written (set at session end)
+RUN_KEY = pytest.StashKey[results_module.RunResults]()  # what it holds: the terminal summary reads it
 REPORT_ERROR_KEY = pytest.StashKey[str]()
 INFO_ONLY_OPTIONS = ("help", "version", "collectonly", "markers", "showfixtures", "show_fixtures_per_test")
 BENCHMARK_JSON = "benchmark.json"
@@ -56,7 +57,7 @@ def new_run_dir(reports_root: Path) -> Path:
 
 def _reaches_claims(config: pytest.Config) -> bool:
     """Whether the run's paths include the project's claims/ folder (not a run of tests/ alone)."""
-    claims_dir = registry_module.DEFAULT_REGISTRY.parent
+    claims_dir = CLAIMS_DIR
     for arg in config.args:
         path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
         if path == claims_dir or claims_dir in path.parents or path in claims_dir.parents:
@@ -105,11 +106,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.reporting import report
 
     results = claims.finish(config)
-    chosen = config.getoption("--report-dir")
-    run_dir = planned or (Path(chosen) if chosen else new_run_dir(config.rootpath / "reports"))
+    run_dir = planned or new_run_dir(config.rootpath / "reports")  # --report-dir, when given, was made at configure
     run = results_module.build(results, config.stash[REGISTRY_KEY], environment.collect(), recorded_options(config))
     results_module.write(run_dir, run)
-    config.stash[RUN_DIR_KEY] = run_dir
+    config.stash[RUN_DIR_KEY], config.stash[RUN_KEY] = run_dir, run
     try:
         report.render(run_dir)
     except Exception:  # a bug of ours: keep results.json, show the traceback, fail the run
@@ -119,19 +119,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
-def _tally(results: list[Any]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.verdict.status.value] = counts.get(result.verdict.status.value, 0) + 1
-    return counts
-
-
 def _claim_line(terminalreporter: Any, result: Any, label: str) -> None:
     """One claim: its verdict, id, paper value, measurement with its interval and seeds; the reason of a skip or error."""
     verdict = result.verdict
     measured = "" if verdict.measured is None else f" measured {verdict.measured:.4g}"
     if verdict.interval is not None:
-        measured += f" [{verdict.interval[0]:.4g}, {verdict.interval[1]:.4g}]"
+        measured += f" {fmt_interval(verdict.interval)}"
     seeds = verdict.uncertainty.seeds if verdict.uncertainty else {}
     if seeds.get("runs"):
         measured += f" ({seeds['valid']} valid seed{'s' if seeds['valid'] != 1 else ''}" + \
@@ -149,15 +142,13 @@ def _claim_line(terminalreporter: Any, result: Any, label: str) -> None:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if RUN_DIR_KEY not in config.stash:
         return
-    order = {claim.id: i for i, claim in enumerate(config.stash[REGISTRY_KEY].claims)}
-    results = sorted(config.stash[SESSION_KEY].results.values(),
-                     key=lambda r: (order.get(r.claim.id, len(order)), r.nodeid))
+    run = config.stash[RUN_KEY]  # every claim in registry order, counted
     terminalreporter.section("DistilBERT claims")
-    claims = [r for r in results if results_module.kind_of(r.claim) == "claim"]
-    checks = [r for r in results if results_module.kind_of(r.claim) == "paper check"]
+    claims = [r for r in run.claims if results_module.kind_of(r.claim) == "claim"]
+    checks = [r for r in run.claims if results_module.kind_of(r.claim) == "paper check"]
     for result in claims:
         _claim_line(terminalreporter, result, result.verdict.status.value.upper())
-    tally = ", ".join(f"{n} {status}" for status, n in sorted(_tally(claims).items()))
+    tally = ", ".join(f"{n} {status}" for status, n in run.summary.items())
     terminalreporter.write_line(f"claims: {tally}")
     if checks:
         terminalreporter.write_line("checks of the paper's own arithmetic (not claims reproduced):")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from harness.errors import ClaimsError, MissingInput
 from harness.judge.verdict import Status, Verdict, judge, judge_measurement
 from harness.measure.measurement import Measurement
-from harness.paths import DEFAULT_CACHE_DIR, PROJECT_ROOT, shared_dir
+from harness.paths import DEFAULT_CACHE_DIR, PROJECT_ROOT
 from harness.reporting import results as results_module
 from harness.reporting.results import ClaimResult, RunResults
 from harness.spec import registry as registry_module
@@ -119,12 +118,7 @@ class Check:
     def measurement(self, result: ClaimResult, row: Claim) -> Measurement:
         """The claim's measurement recomputed from what it rests on (MissingInput: that is not here)."""
         if row.family in ACCURACY_FAMILIES:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                measurement = self.accuracy_runner().measure(row)
-            self.findings += [f"{row.id}: {warning.message}" for warning in caught
-                              if "CacheWarning" in type(warning.message).__name__]
-            return measurement
+            return self.accuracy_runner().measure(row)  # read-only: nothing warns, a damaged entry raises
         if row.family == "speed":
             return Measurement(speedup_of(result.details), result.details, "")
         if row.family == "size":
@@ -168,17 +162,9 @@ class Check:
     def accuracy_runner(self) -> Any:
         """The AccuracyRunner the run's recorded options describe, reading from the cache only."""
         if self._runner is None:
-            from harness.measure import device
             from harness.measure.accuracy import AccuracyRunner
 
-            max_train, data_dir = self.option("max_train_samples"), self.option("data_dir")
-            self._runner = AccuracyRunner(
-                checkpoints={"bert": self.option("bert_checkpoint"), "distilbert": self.option("distilbert_checkpoint")},
-                protocol=self.option("protocol") or "paper", seeds=self.option("seeds") or 1,
-                device=device.resolve(self.option("device") or "auto"),
-                data_dir=Path(data_dir).expanduser() if data_dir else shared_dir("data", root=PROJECT_ROOT),
-                cache=self.cache, overrides={"max_train_samples": max_train} if max_train else {},
-                rerun_invalid=self.option("rerun_invalid") or 0, read_only=True)
+            self._runner = AccuracyRunner.from_options(self.run.options, PROJECT_ROOT, self.cache, read_only=True)
         return self._runner
 
 

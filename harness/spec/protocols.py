@@ -12,6 +12,7 @@ uses the settings is harness.finetune.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,8 +113,19 @@ def _check_values(where: str, values: Any, sources: Any, complete: bool) -> tupl
 
 
 def load(path: str | Path = DEFAULT_PROTOCOLS) -> dict[str, Protocol]:
-    """Read and validate the protocols file: {name: Protocol}."""
+    """Read and validate the protocols file: {name: Protocol}. Read once while the file is unchanged (every job and
+    every accuracy measurement asks for its protocol); a file that fails to load is read again next time."""
     path = Path(path)
+    try:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        stamp = None  # read_yaml names the problem
+    return dict(_load(path, stamp))
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: Path, stamp: tuple[int, int] | None) -> dict[str, Protocol]:
     document = read_yaml(path, "protocols file", "restore harness/spec/protocols.yaml")
     if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
         raise ClaimsError(f"{path}: expected schema_version {SCHEMA_VERSION} and a 'protocols' mapping",

@@ -76,6 +76,9 @@ PARAMS: dict[str, dict[str, Param]] = {
 }
 
 
+EDGE = 1e-12  # a value exactly on a tolerance's edge is inside it
+
+
 @dataclass(frozen=True)
 class Tolerance:
     """How far a measurement may sit from the paper's value: |m - p| <= value, or one-sided."""
@@ -83,9 +86,10 @@ class Tolerance:
     kind: str
     value: float
 
-    def allows(self, paper: float, measured: float) -> bool:
+    def allows(self, paper: float, measured: Any) -> Any:
+        """Whether a measurement (a float, or a numpy array of them) lies within the tolerance of the paper's value."""
         low, high = self.interval(paper)
-        return low - 1e-12 <= measured <= high + 1e-12
+        return (measured >= low - EDGE) & (measured <= high + EDGE)
 
     def interval(self, paper: float) -> tuple[float, float]:
         """The accepted interval around the paper's value (inf where one-sided)."""
