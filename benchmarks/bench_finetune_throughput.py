@@ -37,8 +37,9 @@ import numpy as np  # noqa: E402
 
 from harness.data import loading, preprocess  # noqa: E402
 from harness.execute.makespan import PADDED_TOKENS, TRAIN_ROWS, GpuModel, job_seconds  # noqa: E402
-from harness.measure.cache import ResultCache  # noqa: E402
-from harness.measure.finetune import make_job, run_job  # noqa: E402
+from harness.measure.finetune.cache import ResultCache  # noqa: E402
+from harness.measure.finetune.job import make_job  # noqa: E402
+from harness.measure.finetune.run import run_job  # noqa: E402
 from harness.spec import protocols  # noqa: E402
 from harness.spec.tasks import get_task  # noqa: E402
 

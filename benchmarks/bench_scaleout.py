@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.execute import makespan  # noqa: E402
 from harness.execute.plan import units  # noqa: E402
-from harness.measure.finetune import make_job  # noqa: E402
+from harness.measure.finetune.job import make_job  # noqa: E402
 from harness.spec import protocols  # noqa: E402
 from harness.spec.tasks import get_task  # noqa: E402
 

@@ -67,7 +67,7 @@ def gpu_info() -> list[dict[str, Any]]:
     """Name, memory, capability and driver of each CUDA device; empty without CUDA."""
     import torch
 
-    from harness.measure import device
+    from harness import device
 
     if not device.cuda_available():
         return []

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from harness.environment import library_versions  # noqa: E402
 from harness.errors import ClaimsError  # noqa: E402
 from harness.files import file_sha256  # noqa: E402
-from harness.measure import speed_inputs  # noqa: E402
+from harness.measure.speed import inputs as speed_inputs  # noqa: E402
 
 LISTS = ("lengths", "first_segment_lengths")
 

@@ -38,10 +38,10 @@ KILL_POINTS = [
     ("a save: trainer_state.json half written", "transformers.trainer_callback:TrainerState.save_to_json", 4, "torn"),
     ("a save: deleting the previous checkpoint", "transformers.trainer:rotate_checkpoints", 5, "torn"),
     ("the last save", "transformers.trainer_callback:TrainerState.save_to_json", 8, "before"),
-    ("evaluation", "harness.measure.training:predict_in_order", 1, "before"),
-    ("writing the predictions", "harness.measure.predictions:atomic_write_text", 1, "torn"),
-    ("writing the cache entry", "harness.measure.cache:atomic_write_text", 1, "torn"),
-    ("after the entry, before the checkpoints are removed", "harness.measure.cache:ResultCache.discard_checkpoints", 1, "before"),
+    ("evaluation", "harness.measure.finetune.training:predict_in_order", 1, "before"),
+    ("writing the predictions", "harness.measure.finetune.predictions:atomic_write_text", 1, "torn"),
+    ("writing the cache entry", "harness.measure.finetune.cache:atomic_write_text", 1, "torn"),
+    ("after the entry, before the checkpoints are removed", "harness.measure.finetune.cache:ResultCache.discard_checkpoints", 1, "before"),
 ]
 
 
@@ -98,8 +98,9 @@ def run_once(workdir: str, cache_dir: str, kill: list | None, delay: float | Non
     gc.freeze()  # the preloaded modules' objects: Trainer's gc.collect() then skips them (half a second a run)
 
     torch.set_num_threads(1)
-    from harness.measure.cache import ResultCache
-    from harness.measure.finetune import make_job, run_job
+    from harness.measure.finetune.cache import ResultCache
+    from harness.measure.finetune.job import make_job
+    from harness.measure.finetune.run import run_job
 
     if kill:
         install(*kill[1:])
@@ -133,7 +134,7 @@ def entry_state(cache_dir: Path) -> str:
     """'none', 'intact' or what is wrong with the cache entries a kill left (a torn entry must never be there)."""
     import warnings
 
-    from harness.measure.cache import ResultCache
+    from harness.measure.finetune.cache import ResultCache
 
     cache = ResultCache(cache_dir)
     found = cache.entries()
@@ -169,7 +170,8 @@ def compare(result: dict | None, baseline: dict) -> list[str]:
 
 PRELOAD = ["torch", "transformers", "transformers.trainer", "transformers.models.bert.modeling_bert",
            "transformers.models.bert.tokenization_bert", "datasets", "accelerate", "sklearn.metrics", "scipy.stats",
-           "harness.measure.training", "harness.measure.finetune", "harness.measure.rescore"]
+           "harness.measure.finetune.training", "harness.measure.finetune.job", "harness.measure.finetune.run",
+           "harness.measure.finetune.rescore"]
 
 
 def main(workdir: Path, random_kills: int) -> dict:

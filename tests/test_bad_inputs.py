@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 import harness.plugin  # noqa: F401 - likewise: the inner runs load the plugin with -p harness.plugin
-from harness.__main__ import main
+from harness.cli import main
 from harness.data import loading
 from harness.reporting import report
 from harness.reporting import results as results_module

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from harness.errors import ClaimsError
 from harness.files import canonical_json, digest
-from harness.measure import finetune, identity
-from harness.measure.cache import SCHEMA_VERSION, CacheWarning, JobKey, ResultCache
-from harness.measure.identity import KEY_LIBRARIES, checkpoint_identity, source_fingerprint
-from harness.measure.predictions import SplitPredictions
+from harness.measure.finetune import identity
+from harness.measure.finetune import job as finetune
+from harness.measure.finetune.cache import SCHEMA_VERSION, CacheWarning, JobKey, ResultCache
+from harness.measure.finetune.identity import KEY_LIBRARIES, checkpoint_identity, source_fingerprint
+from harness.measure.finetune.predictions import SplitPredictions
 from harness.spec import protocols
 from harness.spec.tasks import get_task
 
@@ -218,13 +219,13 @@ def edited_source(monkeypatch):
 
 def test_a_code_change_in_a_keyed_module_changes_the_key(fixture_job, edited_source):
     before = finetune.job_key(fixture_job)
-    edited_source("harness.measure.training", "save_total_limit=1", "save_total_limit=2")
+    edited_source("harness.measure.finetune.training", "save_total_limit=1", "save_total_limit=2")
     assert finetune.job_key(fixture_job).job_id != before.job_id
 
 
 def test_a_comment_or_docstring_edit_or_a_metric_change_keeps_the_key(fixture_job, edited_source):
     before = finetune.job_key(fixture_job)
-    edited_source("harness.measure.training", '"""One job\'s training', '"""Reworded: one job\'s training')
+    edited_source("harness.measure.finetune.training", '"""One job\'s training', '"""Reworded: one job\'s training')
     assert finetune.job_key(fixture_job) == before
     edited_source("harness.data.preprocess", "import collections\n", "import collections  # a new comment\n")
     assert finetune.job_key(fixture_job) == before

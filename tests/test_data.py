@@ -11,7 +11,7 @@ import datasets
 import pandas as pd
 import pytest
 
-from harness.__main__ import main
+from harness.cli import main
 from harness.data import loading
 from harness.errors import ClaimsError, MissingInput
 from harness.spec.tasks import get_task

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from harness.execute import makespan, plan, transfer
 from harness.execute.progress import Progress, duration
 from harness.execute.ray_executor import key_difference
-from harness.measure.cache import JobKey, ResultCache
-from harness.measure.finetune import make_job
+from harness.measure.finetune.cache import JobKey, ResultCache
+from harness.measure.finetune.job import make_job
 
 # ---------------------------------------------------------------- the plan
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.measure.cache import ResultCache
-from harness.measure.finetune import make_job, run_job
+from harness.measure.finetune.cache import ResultCache
+from harness.measure.finetune.job import make_job
+from harness.measure.finetune.run import run_job
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REQUIRED_ACCURACY = 85.0

@@ -20,10 +20,11 @@ from tiny_models import tiny_job
 from transformers import AutoTokenizer
 
 from harness.errors import ClaimsError
-from harness.measure.cache import CacheWarning, JobKey, ResultCache
-from harness.measure.distill import DistillationTrainer, soft_kl
-from harness.measure.finetune import job_key, make_job, run_job
-from harness.measure.predictions import metrics_of
+from harness.measure.finetune.cache import CacheWarning, JobKey, ResultCache
+from harness.measure.finetune.distill import DistillationTrainer, soft_kl
+from harness.measure.finetune.job import job_key, make_job
+from harness.measure.finetune.predictions import metrics_of
+from harness.measure.finetune.run import run_job
 from harness.reporting.check import cache_keys
 from harness.spec.tasks import get_task
 
@@ -127,7 +128,7 @@ def test_predictions_keep_the_dataset_order_with_length_grouped_training(tiny_ch
     from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer
 
     from harness.data import loading, preprocess
-    from harness.measure.training import predict_in_order, training_arguments
+    from harness.measure.finetune.training import predict_in_order, training_arguments
 
     job = tiny_job(tiny_checkpoints, tiny_data, "sst2", overrides={"train_sampling": "group_by_length", "eval_batch_size": 2})
     tokenizer = AutoTokenizer.from_pretrained(job.checkpoint)
@@ -244,7 +245,7 @@ SEED_OFFSETS = {42: 0.0, 43: 2.0, 44: -1.0}  # the median of three seeds is the 
 def canned_runner(monkeypatch, claims_registry):
     """An AccuracyRunner over 3 seeds whose jobs return BASE + SEED_OFFSETS instead of training."""
     from harness.measure import accuracy
-    from harness.measure.finetune import JobResult
+    from harness.measure.finetune.job import JobResult
 
     def fake_run_job(job, cache=None, refresh=False, callbacks=()):
         role = "distilbert (D)" if job.teacher else ("bert" if job.checkpoint == "B" else "distilbert")
@@ -342,7 +343,7 @@ def test_every_accuracy_claim_reaches_a_verdict_and_a_second_run_trains_nothing(
 
 def harness_check(run_dir: Path, cache_dir: Path) -> subprocess.CompletedProcess:
     """`python -m harness check RUN_DIR --cache-dir DIR`, run in this process (its output and exit status)."""
-    from harness.__main__ import main
+    from harness.cli import main
 
     output = io.StringIO()
     with contextlib.redirect_stdout(output):

@@ -1,7 +1,7 @@
 """Stored predictions and the validity of a run, on hand-built predictions: no model, milliseconds.
 
-What a job keeps (harness.measure.predictions) and whether its run is a measurement at all
-(harness.measure.validity); a tiny model driven to collapse is in tests/test_rescore.py.
+What a job keeps (harness.measure.finetune.predictions) and whether its run is a measurement at all
+(harness.measure.finetune.validity); a tiny model driven to collapse is in tests/test_rescore.py.
 """
 
 import json
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from harness.errors import ClaimsError
-from harness.measure import predictions as stored
-from harness.measure.predictions import SplitPredictions, metrics_of
-from harness.measure.validity import judge
+from harness.measure.finetune import predictions as stored
+from harness.measure.finetune.predictions import SplitPredictions, metrics_of
+from harness.measure.finetune.validity import judge
 from harness.spec.tasks import get_task
 
 # ---------------------------------------------------------------- what is kept

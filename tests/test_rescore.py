@@ -10,11 +10,12 @@ import shutil
 import pytest
 from tiny_models import tiny_job
 
-from harness.__main__ import main
+from harness.cli import main
 from harness.measure import metrics
-from harness.measure.cache import CacheWarning, ResultCache
-from harness.measure.finetune import job_key, make_job, run_job
-from harness.measure.predictions import metrics_of
+from harness.measure.finetune.cache import CacheWarning, ResultCache
+from harness.measure.finetune.job import job_key, make_job
+from harness.measure.finetune.predictions import metrics_of
+from harness.measure.finetune.run import run_job
 
 
 @pytest.fixture(scope="module")

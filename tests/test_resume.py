@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tiny_models import save_tiny_checkpoints, write_tiny_data
 
-from harness.measure.cache import ResultCache
+from harness.measure.finetune.cache import ResultCache
 
 DRIVER = Path(__file__).resolve().parent / "resume_driver.py"
 ACCURACY_CLAIMS = Path(__file__).resolve().parents[1] / "claims" / "test_accuracy.py"
@@ -54,7 +54,7 @@ COUNTING_CONFTEST = '''pytest_plugins = ["harness.plugin"]
 
 import os
 
-from harness.measure import training
+from harness.measure.finetune import training
 
 _fine_tune = training.fine_tune
 

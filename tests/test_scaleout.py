@@ -25,8 +25,8 @@ import psutil
 import pytest
 from tiny_models import tiny_job
 
-from harness.measure.cache import ResultCache, is_complete_checkpoint
-from harness.measure.finetune import job_key, make_job
+from harness.measure.finetune.cache import ResultCache, is_complete_checkpoint
+from harness.measure.finetune.job import job_key, make_job
 
 CLAIMS = Path(__file__).resolve().parents[1] / "claims"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -34,7 +34,7 @@ SELECTION = "glue.rte or glue.mrpc or glue.wnli or glue.stsb or distilbert_d"  #
 INNER_CONFTEST = '''
 import os
 
-from harness.measure import training
+from harness.measure.finetune import training
 
 pytest_plugins = ["harness.plugin"]
 _fine_tune = training.fine_tune

@@ -8,8 +8,8 @@ from scipy import stats
 from harness.judge import significance, uncertainty
 from harness.judge.verdict import Status, judge
 from harness.measure import metrics
+from harness.measure.finetune.predictions import SplitPredictions
 from harness.measure.measurement import Cell, Combination, Measurement, SeedRun
-from harness.measure.predictions import SplitPredictions
 from harness.spec import registry as registry_module
 from harness.spec.tasks import get_task
 

@@ -21,7 +21,10 @@ from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertMode
 from harness import environment
 from harness.errors import ClaimsError, MissingInput
 from harness.files import file_sha256
-from harness.measure import models, speed, speed_inputs, timing
+from harness.measure import models
+from harness.measure.speed import inputs as speed_inputs
+from harness.measure.speed import runner as speed
+from harness.measure.speed import timing
 from harness.spec.registry import Claim
 from harness.spec.speed_options import STSB_DEV_PAIRS, SpeedOptions
 
@@ -378,7 +381,7 @@ def test_other_processes_cpu_share_is_a_fraction_and_recorded(tiny_models):
     assert "other_cpu_share" in timing.time_interleaved(tiny_models, encodings, warmup=0).to_details()
 
 
-# --- the speed claims' measurement (harness.measure.speed): absent inputs skip, bad values fail ----------------------
+# --- the speed claims' measurement (harness.measure.speed.runner): absent inputs skip, bad values fail ----------------------
 
 def _speed_row(**params) -> Claim:
     return Claim(id="speed.test", version=1, family="speed", statement="", source="", metric="speedup", metric_reason="",

@@ -15,7 +15,7 @@ import pytest
 from harness.judge import uncertainty
 from harness.judge.verdict import Status, judge
 from harness.measure.accuracy import AccuracyRunner, RunFailed
-from harness.measure.cache import ResultCache
+from harness.measure.finetune.cache import ResultCache
 from harness.spec import registry as registry_module
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -32,7 +32,7 @@ def save_tiny_checkpoints(root: Path) -> dict[str, str]:
 
 def tiny_job(checkpoints: dict[str, str], data_root: Path, task: str = "sst2", role: str = "bert", **kwargs):
     """A fine-tuning job of one tiny model on the tiny data, under the `smoke` protocol."""
-    from harness.measure.finetune import make_job
+    from harness.measure.finetune.job import make_job
 
     return make_job(checkpoints[role], task, "smoke", data_dir=data_root, **kwargs)
 

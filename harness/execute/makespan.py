@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.measure.finetune import Job
+from harness.measure.finetune.job import Job
 
 # Rows of each task as released (GLUE, IMDb, SQuAD v1.1): training rows, and the rows scored (dev; IMDb test).
 # SQuAD counts its windows of 384 tokens with stride 128 over the 87,599 training questions.

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.execute.makespan import unit_seconds
-from harness.measure.finetune import Job
+from harness.measure.finetune.job import Job
 
 
 def units(jobs: list[Job]) -> list[Job]:

@@ -39,8 +39,9 @@ from harness.execute import transfer
 from harness.execute.makespan import unit_seconds
 from harness.execute.plan import jobs_of, label, units
 from harness.execute.progress import Progress, duration
-from harness.measure.cache import RESULT_FILE, JobKey, ResultCache
-from harness.measure.finetune import Job, job_key, run_job
+from harness.measure.finetune.cache import RESULT_FILE, JobKey, ResultCache
+from harness.measure.finetune.job import Job, job_key
+from harness.measure.finetune.run import run_job
 
 HEARTBEAT_S = 60.0
 FIX_LOGS = ("the worker's log is under /tmp/ray/session_latest/logs on its node (or the Ray dashboard); rerun the same "

@@ -1,6 +1,6 @@
 """A cache entry's folder as bytes, and back: how a job's result reaches the driver when the workers have their own disks.
 
-`pack(folder)` reads every file of one entry's folder (harness.measure.cache's layout: result.json, the
+`pack(folder)` reads every file of one entry's folder (harness.measure.finetune.cache's layout: result.json, the
 predictions, the kept model of a SQuAD job) except the Trainer checkpoints and the lock, which stay on the
 worker (a resumed job needs them there, nobody else does). `store(cache, key, files)` writes them into the
 driver's cache under the job's lock: the model folder whole or not at all (a temporary folder, then a
@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.files import atomic_folder, atomic_write_bytes
-from harness.measure.cache import LOCK_FILE, MODEL_DIR, RESULT_FILE, TRAINER_DIR, JobKey, ResultCache
+from harness.measure.finetune.cache import LOCK_FILE, MODEL_DIR, RESULT_FILE, TRAINER_DIR, JobKey, ResultCache
 
 LEFT_ON_THE_WORKER = (TRAINER_DIR, LOCK_FILE)  # checkpoints to resume from, and the lock file
 

@@ -9,7 +9,7 @@ published prior (Claim.seed_spread, with its source); a cell with neither has no
 the judge then never calls it "not reproduced".
 
 The model: seed values are normal around the cell's true value (invalid runs, which make real spreads
-heavy-tailed, are dropped before: harness.measure.finetune's Validity). The pivots (median - truth) / scale
+heavy-tailed, are dropped before: harness.measure.finetune.job's Validity). The pivots (median - truth) / scale
 and (median - paper - true difference) / scale then have distributions that depend only on n, k and on
 whether the scale is a known sigma or the seeds' own s (which is not independent of their median, so no t
 table fits): `pivot` calibrates their quantiles once by simulation with a fixed seed. An interval is value

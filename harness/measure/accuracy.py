@@ -5,7 +5,7 @@ median of 5 seeds); a macro score is the unweighted mean of cells; the retention
 macro(DistilBERT) / macro(BERT) over the same tasks, protocol and seeds; a gap is cell(BERT) -
 cell(DistilBERT) (harness.measure.measurement.Combination writes that arithmetic). DistilBERT (D) is the
 SQuAD job distilled from the fine-tuned BERT of the same seed. `AccuracyRunner.measure(claim)` answers any
-accuracy row of the registry; the jobs run (or are read back) through harness.measure.finetune, and each
+accuracy row of the registry; the jobs run (or are read back) through harness.measure.finetune.job, and each
 job is asked once per session. Every cell is read with its task's paper metric unless the row names
 another of the task's paper metrics (SQuAD's F1); the macro tasks are the GLUE tasks of
 harness/spec/tasks.yaml minus the row's `exclude`.
@@ -29,8 +29,9 @@ from typing import Any
 
 from harness.data.loading import locate
 from harness.errors import ClaimsError, MissingInput
-from harness.measure.cache import ResultCache
-from harness.measure.finetune import Job, JobResult, cached_result, make_job, run_job
+from harness.measure.finetune.cache import ResultCache
+from harness.measure.finetune.job import Job, JobResult, make_job
+from harness.measure.finetune.run import cached_result, run_job
 from harness.measure.measurement import Cell, Combination, Measurement, SeedRun
 from harness.measure.models import weights_problem
 from harness.spec import protocols
@@ -66,8 +67,8 @@ class AccuracyRunner:
     def from_options(cls, options: Mapping[str, Any], root: Path, cache: ResultCache, **extra: Any) -> AccuracyRunner:
         """The runner a run's options describe, by pytest's option names as results.json records them: the claims'
         and the executors' runner (harness.plugin.options), and `python -m harness check`'s (read_only=True)."""
+        from harness import device
         from harness.data.hub import expand_local
-        from harness.measure import device
         from harness.paths import data_root
 
         chosen = {role: options.get(f"{role}_checkpoint") for role in ("bert", "distilbert")}

@@ -22,7 +22,7 @@ KINDS = ("cell", "mean", "difference", "ratio")
 
 @dataclass(frozen=True)
 class SeedRun:
-    """One fine-tuning seed of a cell: whether its run is a measurement at all, and why not (harness.measure.finetune)."""
+    """One fine-tuning seed of a cell: whether its run is a measurement at all, and why not (harness.measure.finetune.job)."""
 
     seed: int
     valid: bool

@@ -41,8 +41,8 @@ from harness.reporting.results import ClaimResult
 from harness.spec.registry import Claim
 
 if TYPE_CHECKING:  # the measuring modules import torch: loaded only when a run fine-tunes, not for every pytest start
-    from harness.measure.cache import ResultCache
-    from harness.measure.finetune import Job
+    from harness.measure.finetune.cache import ResultCache
+    from harness.measure.finetune.job import Job
 
 GPU_INPUT, THREADS_INPUT, DESELECTED_OUTPUT = "claims_gpu", "claims_threads", "claims_deselected"
 RESULT_ATTRIBUTE = "claims_result"  # the worker's ClaimResult JSON on a claim test's report
@@ -134,7 +134,7 @@ class JobItem(pytest.Item):
         self.add_marker(pytest.mark.slow)
 
     def runtest(self) -> None:
-        from harness.measure.finetune import run_job
+        from harness.measure.finetune.run import run_job
 
         try:
             result = run_job(self.job, self.cache)
@@ -245,7 +245,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if not claims:
         return
     from harness.execute.ray_executor import RayExecutor
-    from harness.measure.finetune import job_key
+    from harness.measure.finetune.job import job_key
 
     runner = accuracy_runner_of(config)
     executor = RayExecutor(config.getoption("--ray-address"), config.getoption("--ray-retries"), config.getoption("--device"),

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from harness import device as device_module
 from harness.data.hub import expand_local, looks_like_local_path
 from harness.errors import ClaimsError, MissingInput
-from harness.measure import device as device_module
 from harness.paths import data_root, shared_dir
 from harness.spec import registry as registry_module
 from harness.spec import speed_options
@@ -259,7 +259,7 @@ def data_dir_of(config: pytest.Config) -> Path | None:
 def accuracy_runner_of(config: pytest.Config) -> Any:
     """The AccuracyRunner the run's options describe: the one the accuracy claims use and the executors plan for."""
     from harness.measure.accuracy import AccuracyRunner
-    from harness.measure.cache import ResultCache
+    from harness.measure.finetune.cache import ResultCache
 
     return AccuracyRunner.from_options(vars(config.option), config.rootpath, ResultCache(config.getoption("--cache-dir")),
                                        refresh=config.getoption("--refresh"))
@@ -288,7 +288,7 @@ def architectures(checkpoints: dict[str, str]) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def device(pytestconfig: pytest.Config) -> str:
-    """The torch device the models run on: --device, with auto resolved (harness.measure.device)."""
+    """The torch device the models run on: --device, with auto resolved (harness.device)."""
     return device_module.resolve(pytestconfig.getoption("--device"))
 
 

@@ -4,8 +4,8 @@ A run is checked, not trusted (as MLPerf's submission checker and lm-eval's inte
 1. the registry: each claim of results.json against its registry row at the recorded version (a row whose
    version moved since the run is named: results.json cannot be checked against another definition);
 2. the cache: every fine-tuning job a claim read (the cache keys in its details) against its own content
-   digests (harness.measure.cache), and its stored metrics against its stored predictions scored with
-   today's metric code (harness.measure.rescore);
+   digests (harness.measure.finetune.cache), and its stored metrics against its stored predictions scored with
+   today's metric code (harness.measure.finetune.rescore);
 3. the measurements: each accuracy value recomputed from the cached per-example predictions through the
    claims' own AccuracyRunner, read-only (nothing trains); each CPU speedup from its recorded chunk times;
    each size from the architectures; each paper check from the registry's figures;
@@ -18,7 +18,6 @@ module writes nothing.
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +26,8 @@ from typing import Any
 from harness.errors import ClaimsError, MissingInput
 from harness.judge.verdict import Status, Verdict, judge, judge_measurement
 from harness.measure.measurement import Measurement
-from harness.paths import DEFAULT_CACHE_DIR, PROJECT_ROOT
-from harness.reporting import results as results_module
+from harness.paths import PROJECT_ROOT
 from harness.reporting.results import ClaimResult, RunResults
-from harness.spec import registry as registry_module
 from harness.spec.registry import Claim, Registry
 
 ACCURACY_FAMILIES = ("glue", "macro", "retention", "downstream")
@@ -49,7 +46,7 @@ class Check:
     """The findings (values that do not follow) and notes (what could not be checked) of one run."""
 
     def __init__(self, run: RunResults, registry: Registry, cache_dir: Path):
-        from harness.measure.cache import ResultCache
+        from harness.measure.finetune.cache import ResultCache
 
         self.run, self.registry, self.cache = run, registry, ResultCache(cache_dir)
         self.findings: list[str] = []
@@ -135,7 +132,7 @@ class Check:
 
     def cache_entry(self, key_id: str) -> None:
         """A job's entry against its digests, and its metrics against its predictions scored with today's code."""
-        from harness.measure.rescore import recompute
+        from harness.measure.finetune.rescore import recompute
 
         folder = self.cache.root.joinpath(*key_id.split("/"))
         entry, problem, scores_only = self.cache.inspect(folder)
@@ -195,28 +192,3 @@ def cache_keys(details: Any) -> Iterator[str]:
     elif isinstance(details, list):
         for value in details:
             yield from cache_keys(value)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", nargs="?", default="reports/latest", metavar="RUN_DIR",
-                        help="a run directory holding results.json (or the file itself)")
-    parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                        help="the result cache the run read (default: the one its options record, else cache/)")
-    parser.add_argument("--registry", type=Path, default=None, metavar="FILE",
-                        help="the claim registry to check against (default: the run's, else claims/registry.yaml)")
-
-
-def run(args: argparse.Namespace) -> int:
-    run_results = results_module.read(args.run_dir)
-    recorded_registry = Path(str((run_results.registry or {}).get("path") or ""))
-    registry = registry_module.load(args.registry or (recorded_registry if recorded_registry.is_file()
-                                                      else registry_module.DEFAULT_REGISTRY))
-    cache_dir = args.cache_dir or Path(run_results.options.get("cache_dir") or DEFAULT_CACHE_DIR)
-    check = Check(run_results, registry, cache_dir).all()
-    print(f"check {args.run_dir}: {len(run_results.claims)} claims, {check.recomputed} measurements recomputed, "
-          f"{len(check.findings)} value(s) that do not follow, {len(check.notes)} not checked")
-    for finding in check.findings:
-        print(f"  DOES NOT FOLLOW  {finding}")
-    for note in check.notes:
-        print(f"  not checked      {note}")
-    return 1 if check.findings else 0

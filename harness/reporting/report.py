@@ -14,7 +14,6 @@ characters (a claim id names a speed claim's figure), and matplotlib does not pa
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import re
@@ -170,14 +169,3 @@ def render(run_dir: str | Path) -> list[Path]:
     atomic_write_text(run_dir / REPORT_MD, to_markdown(run, parts))
     atomic_write_text(run_dir / REPORT_HTML, to_html(run, parts, images))
     return [run_dir / REPORT_MD, run_dir / REPORT_HTML, *written]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", nargs="?", default="reports/latest", metavar="RUN_DIR",
-                        help="a run directory holding results.json (written by a claims run), or that results.json")
-
-
-def run(args: argparse.Namespace) -> int:
-    for path in render(args.run_dir):
-        print(path)
-    return 0

@@ -1,7 +1,7 @@
 """The speed claims' options as data: which inputs and weights they may time, and what a quick run times.
 
 Read by the pytest options (their choices and help, harness.plugin.options) and by the speed
-measurement (harness.measure.speed, harness.measure.speed_inputs), so each value has one home. This
+measurement (harness.measure.speed.runner, harness.measure.speed.inputs), so each value has one home. This
 module imports no torch, so `pytest --help` stays fast; it measures nothing.
 """
 

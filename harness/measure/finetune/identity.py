@@ -10,7 +10,7 @@
   metrics of stored predictions instead of training again.
 - `key_libraries`: the versions of the libraries that change a trained result.
 - `training_devices`: how many devices Trainer spreads one step over (it multiplies the batch by them).
-The key itself is assembled by harness.measure.finetune.job_key; where entries live is harness.measure.cache.
+The key itself is assembled by harness.measure.finetune.job_key; where entries live is harness.measure.finetune.cache.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from harness.files import file_sha256
 
 KEY_LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "numpy")
-KEYED_MODULES = ("harness.measure.training", "harness.measure.finetune", "harness.measure.distill",
+KEYED_MODULES = ("harness.measure.finetune.training", "harness.measure.finetune.job", "harness.measure.finetune.run", "harness.measure.finetune.distill",
                  "harness.data.preprocess", "harness.data.loading", "harness.data.local_files", "harness.measure.models")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
                    "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")

@@ -8,7 +8,7 @@ whose start/end logits belong to windows, not examples). A value that is not fin
 loss went NaN) is kept as None. A job's splits are one JSON file beside its result.json, written
 atomically (harness.files); `metrics_of` is the one way a stored split becomes metrics, for a fresh job
 and for `python -m harness rescore` alike. Turning model outputs into predictions is the training code's
-(harness.measure.training); deciding whether a run is a measurement is harness.measure.validity's.
+(harness.measure.finetune.training); deciding whether a run is a measurement is harness.measure.finetune.validity's.
 """
 
 from __future__ import annotations

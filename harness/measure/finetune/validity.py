@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.measure.predictions import SplitPredictions
+from harness.measure.finetune.predictions import SplitPredictions
 from harness.spec.tasks import TaskSpec
 
 CONSTANT_RULE_EXEMPT = {

@@ -3,7 +3,7 @@
 Layout under the cache root (default <repo>/cache/, option --cache-dir):
     <job_id>/<env_id>/result.json       metrics, validity, the whole configuration, library versions, device,
                                         wall times, provenance, and the content digests of all of it
-    <job_id>/<env_id>/predictions.json  the per-example predictions of every scored split (harness.measure.predictions)
+    <job_id>/<env_id>/predictions.json  the per-example predictions of every scored split (harness.measure.finetune.predictions)
     <job_id>/<env_id>/trainer/          Trainer checkpoints while the job runs (an interrupted job resumes from the
                                         newest complete one; removed once result.json is written)
     <job_id>/<env_id>/model/            the fine-tuned model, kept only when another job needs it (a teacher)
@@ -14,7 +14,7 @@ digests of its record, of its scores (metrics and validity) and of its predictio
 record or predictions were edited is refused (the job trains again); one whose scores alone were edited
 is recomputed from its intact predictions (`load(key, recompute)`), nothing trained. Any refusal is a
 CacheWarning saying why, never a wrong result. This module stores, checks and finds results; running a
-job is harness.measure.finetune's, computing scores harness.measure.rescore's.
+job is harness.measure.finetune.job's, computing scores harness.measure.finetune.rescore's.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.files import atomic_write_text, canonical_json, digest, file_sha256
-from harness.measure import predictions as stored_predictions
-from harness.measure.identity import key_libraries
-from harness.measure.predictions import SplitPredictions
+from harness.measure.finetune import predictions as stored_predictions
+from harness.measure.finetune.identity import key_libraries
+from harness.measure.finetune.predictions import SplitPredictions
 from harness.paths import DEFAULT_CACHE_DIR
 
 SCHEMA_VERSION = 2

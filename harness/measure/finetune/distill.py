@@ -9,7 +9,7 @@ as a teacher" in addition to SQuAD's own loss. Its authors' script, run_squad_w_
 
 over the start and end logits of every position, with T = 2, alpha_ce = 0.5, alpha_squad = 0.5 by
 default (the values in harness/spec/protocols.yaml). This module computes that loss; the job that builds
-the teacher and the data is harness.measure.training.
+the teacher and the data is harness.measure.finetune.training.
 """
 
 from __future__ import annotations

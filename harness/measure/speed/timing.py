@@ -13,8 +13,8 @@ The protocol (docs/speed.md gives the reasons):
 
 Rounds are run by a runner: `clock_runner` (time.perf_counter) here, or pytest-benchmark's pedantic
 mode in the claim tests (see `benchmark_runner`), which then holds every round's time in its JSON.
-This module measures; it neither loads models, prepares inputs (harness.measure.speed_inputs), nor
-turns timings into a claim's measurement (harness.measure.speed) or judges it.
+This module measures; it neither loads models, prepares inputs (harness.measure.speed.inputs), nor
+turns timings into a claim's measurement (harness.measure.speed.runner) or judges it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from harness.measure.models import accepted_inputs
-from harness.measure.speed_inputs import fixed_length_batch
+from harness.measure.speed.inputs import fixed_length_batch
 
 ROLES = ("bert", "distilbert")
 CHUNK_PAIRS = 5  # pairs per timed round on CPU: 1500 pairs -> 300 rounds per model, each 0.15-0.5 s here

@@ -3,16 +3,16 @@
 `fine_tune(job, key, cache, teacher_dir)` loads the job's pretrained checkpoint with a fresh head, its
 tokenizer and the splits its Sources name, fine-tunes with the job's Settings (Trainer does the loop,
 the progress bars and the checkpoints every save_steps), predicts every evaluation split example by
-example, and stores the predictions with the scores computed from them (harness.measure.rescore) in
+example, and stores the predictions with the scores computed from them (harness.measure.finetune.rescore) in
 the cache. An interrupted run resumes from its newest complete checkpoint (one killed while saving is
-skipped: harness.measure.cache), and records what an uninterrupted run records: its training loss is
+skipped: harness.measure.finetune.cache), and records what an uninterrupted run records: its training loss is
 the mean over every step of the loss log (logged every save_steps and at the last step, so a resumed
 log, restored from the checkpoint, covers the steps before the interruption too); Trainer's NaN filter
 is off, so a diverged step shows. GLUE and IMDb are sequence classification, STS-B a one-output
 regression, SQuAD extractive QA with run_qa's windows and post-processing (harness.data.preprocess);
-DistilBERT (D) adds the distillation loss against a fine-tuned teacher (harness.measure.distill). On a
+DistilBERT (D) adds the distillation loss against a fine-tuned teacher (harness.measure.finetune.distill). On a
 GPU the job trains in bf16 and pads every batch to a multiple of 8. Deciding whether to train at all is
-harness.measure.finetune's job, not this module's.
+harness.measure.finetune.job's job, not this module's.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from harness.data import preprocess
 from harness.data.loading import load
 from harness.errors import ClaimsError, MissingInput
 from harness.files import atomic_folder
-from harness.measure.cache import JobKey, ResultCache
-from harness.measure.finetune import GRADIENT_ACCUMULATION_STEPS, Job
+from harness.measure.finetune.cache import JobKey, ResultCache
+from harness.measure.finetune.job import GRADIENT_ACCUMULATION_STEPS, Job
+from harness.measure.finetune.predictions import SplitPredictions
 from harness.measure.models import accepted_inputs
-from harness.measure.predictions import SplitPredictions
 from harness.spec.protocols import Settings
 from harness.spec.tasks import TaskSpec
 
@@ -100,9 +100,9 @@ def fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | Non
     from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding, Trainer, set_seed
 
     from harness import environment
-    from harness.measure.distill import DistillationTrainer
+    from harness.measure.finetune.distill import DistillationTrainer
+    from harness.measure.finetune.rescore import scores
     from harness.measure.models import load_pretrained
-    from harness.measure.rescore import scores
 
     spec, s = job.spec, job.settings
     qa = spec.kind == "extractive_qa"

@@ -1,27 +1,23 @@
 """Scores from stored predictions, for a fresh job and for `python -m harness rescore` alike: metrics and validity.
 
 `scores(spec, predictions, nonfinite_loss_step)` is the one place a job's per-example predictions become
-the metrics and the validity its cache entry holds: harness.measure.training calls it after training,
-harness.measure.cache (through `recompute`) when an entry's metrics were edited by hand, and the rescore
+the metrics and the validity its cache entry holds: harness.measure.finetune.training calls it after training,
+harness.measure.finetune.cache (through `recompute`) when an entry's metrics were edited by hand, and the rescore
 command for every entry of a cache after a fix to the metric code, which is not part of any cache key
-(harness.measure.identity). The command trains nothing: it recomputes each entry's scores with today's
+(harness.measure.finetune.identity). The command trains nothing: it recomputes each entry's scores with today's
 code, rewrites (atomically, under the job's lock) only the entries whose scores changed, and says what
 changed; an entry without predictions (written by an older harness) is named and left as it is.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from harness.errors import ClaimsError
-from harness.measure.cache import ResultCache
-from harness.measure.predictions import SplitPredictions, metrics_of
-from harness.measure.validity import Validity, judge
-from harness.paths import DEFAULT_CACHE_DIR
+from harness.measure.finetune.cache import ResultCache
+from harness.measure.finetune.predictions import SplitPredictions, metrics_of
+from harness.measure.finetune.validity import Validity, judge
 from harness.spec.tasks import TaskSpec, get_task
 
 
@@ -89,28 +85,3 @@ def rescore_cache(cache: ResultCache) -> dict[str, list[str]]:
             job = entry.get("job", "")
             report["changed"].append(f"{name} ({job}): " + ("; ".join(changes) or "digest restored, values unchanged"))
     return report
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, metavar="DIR",
-                        help="the result cache to rescore: the folder pytest's --cache-dir names")
-    parser.add_argument("--json", action="store_true",
-                        help="print {changed, unchanged, left} as JSON instead of one line per changed or left entry")
-
-
-def run(args: argparse.Namespace) -> int:
-    cache = ResultCache(args.cache_dir)
-    if not cache.root.is_dir():
-        raise ClaimsError(f"--cache-dir {cache.root} is not a folder", "pass the folder pytest's --cache-dir wrote")
-    report = rescore_cache(cache)
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    for line in report["changed"]:
-        print(f"changed    {line}")
-    for line in report["left"]:
-        print(f"left       {line}")
-    print(f"{len(report['changed']) + len(report['unchanged'])} entries rescored from their stored predictions "
-          f"(nothing trained): {len(report['changed'])} changed, {len(report['unchanged'])} unchanged; "
-          f"{len(report['left'])} left as they are")
-    return 0

@@ -3,14 +3,14 @@
 A Job is resolved once from names (`make_job`): the task's TaskSpec, the protocol's Settings for that
 task, the seed, the device; the sources of its data splits are located once, the first time the job
 needs them (`Job.sources`), and the same Source objects are fingerprinted for the cache key and loaded
-for training. `run_job` returns the job's result from harness.measure.cache when it holds one, else
-trains it (harness.measure.training) and stores it, holding the job's lock (harness.measure.cache) so
+for training. `run_job` returns the job's result from harness.measure.finetune.cache when it holds one, else
+trains it (harness.measure.finetune.training) and stores it, holding the job's lock (harness.measure.finetune.cache) so
 that processes sharing a cache train each job once: the others wait, then read its result. The key
 (`job_key`) holds everything that decides the result, derived, never bumped by hand (what pins each
-input: harness.measure.identity). DistilBERT (D) is a SQuAD job with a teacher job: the fine-tuned BERT
+input: harness.measure.finetune.identity). DistilBERT (D) is a SQuAD job with a teacher job: the fine-tuned BERT
 of the same protocol and seed, trained first (and kept) when the cache lacks it. A JobResult gives the
 job's metrics, its stored per-example predictions and whether the run is a measurement at all
-(harness.measure.validity). Claim-level aggregation (medians over seeds, macro scores, retention) is
+(harness.measure.finetune.validity). Claim-level aggregation (medians over seeds, macro scores, retention) is
 harness.measure.accuracy's.
 """
 
@@ -18,26 +18,23 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import device as devices
 from harness.data.loading import Source, locate
-from harness.errors import ClaimsError, MissingInput
-from harness.measure import device as devices
-from harness.measure.cache import CacheWarning, JobKey, ResultCache
-from harness.measure.identity import checkpoint_identity, code_identity, training_devices
+from harness.errors import ClaimsError
+from harness.measure.finetune.cache import JobKey, ResultCache
+from harness.measure.finetune.identity import checkpoint_identity, code_identity, training_devices
+from harness.measure.finetune.predictions import SplitPredictions
+from harness.measure.finetune.validity import Validity
 from harness.measure.metrics import paper_cell
-from harness.measure.predictions import SplitPredictions
-from harness.measure.validity import Validity
 from harness.spec import protocols
 from harness.spec.protocols import Settings
 from harness.spec.tasks import TaskSpec, get_task
 
 GRADIENT_ACCUMULATION_STEPS = 1  # every job's (TrainingArguments' default); the effective batch in the key multiplies by it
-LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,7 +100,7 @@ def make_job(checkpoint: str, task: str, protocol: str = "paper", seed: int | No
 
 
 def job_key(job: Job) -> JobKey:
-    """The cache key: everything that decides the job's result (see harness.measure.cache and .identity)."""
+    """The cache key: everything that decides the job's result (see harness.measure.finetune.cache and .identity)."""
     device_count = training_devices(job.device)
     configuration = {
         "checkpoint": checkpoint_identity(job.checkpoint),
@@ -143,7 +140,7 @@ class JobResult:
 
     @property
     def validity(self) -> Validity:
-        """Whether the run is a measurement at all (harness.measure.validity), as stored with its predictions.
+        """Whether the run is a measurement at all (harness.measure.finetune.validity), as stored with its predictions.
 
         An entry stored without predictions (hand-built) carries none: valid, saying that nothing was checked."""
         stored = self.entry.get("validity")
@@ -166,58 +163,3 @@ class JobResult:
             raise ClaimsError(f"{self.job.describe()}: this result was not read from a cache, so it has no stored predictions",
                               "build the JobResult with its ResultCache")
         return self.cache.predictions(self.key)
-
-
-def run_job(job: Job, cache: ResultCache | None = None, *, refresh: bool = False, callbacks: tuple = (),
-            need_model: bool = False) -> JobResult:
-    """The job's result: from the cache when it holds it (unless refresh), else fine-tuned and stored.
-
-    Checks the cache, takes the job's lock, checks again (another process may have finished the job while
-    this one waited), trains, stores, releases. need_model: the fine-tuned model must be in the cache too (a
-    teacher); if it was deleted, train again.
-    """
-    from harness.measure.rescore import recompute
-    from harness.measure.training import fine_tune
-
-    cache = cache or ResultCache()
-    key = job_key(job)
-    entry = None if refresh else cache.peek(key)
-    if entry is not None and (not need_model or cache.has_model(key)):
-        LOG.info("cache hit for %s: %s", job.describe(), cache.entry_path(key))
-        return JobResult(job, key, entry, cached=True, cache=cache)
-    teacher_dir = None
-    if job.teacher is not None:
-        teacher_dir = cache.model_dir(run_job(job.teacher, cache, need_model=True).key)
-    with cache.lock(key):
-        if refresh:
-            cache.forget(key)
-        else:
-            entry = cache.load(key, recompute)
-            if entry is not None and (not need_model or cache.has_model(key)):
-                cache.discard_checkpoints(key)  # left by a run killed after writing its entry
-                return JobResult(job, key, entry, cached=True, cache=cache)
-            if entry is not None:
-                warnings.warn(CacheWarning(f"{cache.folder(key)}: the fine-tuned model DistilBERT (D) needs as its teacher "
-                                           f"is missing; training {job.describe()} again"), stacklevel=2)
-        entry = fine_tune(job, key, cache, teacher_dir, callbacks)
-    return JobResult(job, key, entry, cached=False, cache=cache)
-
-
-def cached_result(job: Job, cache: ResultCache) -> JobResult:
-    """The job's result read from the cache and never trained, its scores recomputed from its stored predictions
-    with today's metric code (in memory: the cache is not written). For `python -m harness check`.
-
-    A MissingInput when the cache holds no entry for the job; a ClaimsError when its entry cannot be used.
-    """
-    from harness.measure.rescore import recompute
-
-    key = job_key(job)
-    entry, problem, scores_only = cache.inspect_job(key)
-    if entry is None and not cache.entry_path(key).is_file():
-        raise MissingInput(f"{job.describe()} is not in the cache {cache.root}",
-                           "check the run with the cache it was measured with (--cache-dir)")
-    if entry is None or (problem and not scores_only):
-        raise ClaimsError(f"{cache.folder(key)}: {problem}", "run the claims again: the job is trained again and replaced")
-    stored = cache.predictions(key)
-    return JobResult(job, key, {**entry, **recompute(entry, stored)}, cached=True, cache=cache, stored_predictions=stored)
-

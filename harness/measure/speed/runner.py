@@ -9,7 +9,7 @@ CUDA (a MissingInput otherwise). Both models are built from their configs (rando
 not depend on them) or, with --speed-weights pretrained, loaded from their checkpoints.
 
 `SpeedRunner.measure(claim, runner)` answers any speed row of the registry; the rounds are timed by the
-runner it is given (pytest-benchmark's in the claim test, see harness.measure.timing). This module
+runner it is given (pytest-benchmark's in the claim test, see harness.measure.speed.timing). This module
 neither times rounds itself (timing), prepares inputs (speed_inputs), nor judges (harness.judge).
 """
 
@@ -22,13 +22,14 @@ from typing import Any
 
 import torch
 
+from harness import device as devices
 from harness import environment
 from harness.errors import ClaimsError, MissingInput
-from harness.measure import device as devices
-from harness.measure import speed_inputs, timing
 from harness.measure.measurement import Measurement
 from harness.measure.models import Architecture, build, load_pretrained
-from harness.measure.speed_inputs import SpeedInputs
+from harness.measure.speed import inputs as speed_inputs
+from harness.measure.speed import timing
+from harness.measure.speed.inputs import SpeedInputs
 from harness.spec.registry import Claim
 from harness.spec.speed_options import QUICK_GRID_ROUNDS, WEIGHTS, SpeedOptions
 

@@ -13,7 +13,7 @@ Two sources, in this order of preference (`--speed-inputs auto`):
 
 Each pair keeps its own length (no padding). The GPU grid's full-length batches (`fixed_length_batch`)
 are made here too, from the same seeded ids. This module only prepares inputs; timing them is
-harness.measure.timing's job.
+harness.measure.speed.timing's job.
 """
 
 from __future__ import annotations
