@@ -19,6 +19,13 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def gpu_count() -> int:
+    """How many CUDA GPUs torch sees (0 without CUDA); through NVML, so CUDA is not initialised by asking."""
+    import torch
+
+    return torch.cuda.device_count()
+
+
 def resolve(choice: str) -> str:
     """The torch device for a --device choice; 'cuda' without a GPU is a MissingInput."""
     if choice not in CHOICES:

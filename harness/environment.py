@@ -72,7 +72,7 @@ def gpu_info() -> list[dict[str, Any]]:
     if not device.cuda_available():
         return []
     devices = []
-    for index in range(torch.cuda.device_count()):
+    for index in range(device.gpu_count()):
         props = torch.cuda.get_device_properties(index)
         devices.append({"index": index, "name": props.name, "memory_gib": round(props.total_memory / 2**30, 1),
                         "capability": f"{props.major}.{props.minor}", "cuda": torch.version.cuda, "driver": gpu_driver()})

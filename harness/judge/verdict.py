@@ -18,6 +18,7 @@ judged), xfail (inconclusive: not a pass) or fail. This module neither measures 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
@@ -84,8 +85,11 @@ class Verdict:
         return cls(claim.id, status, claim.paper_value, None, interval, message)
 
 
-def fmt_interval(interval: Interval) -> str:
+def fmt_interval(interval: Interval, number: Callable[[float], str] | None = None) -> str:
+    """[low, high], each end to 4 significant digits with infinite ends as -inf / inf, or each end as `number` writes it."""
     low, high = interval
+    if number is not None:
+        return f"[{number(low)}, {number(high)}]"
     low_text = "-inf" if math.isinf(low) else f"{low:.4g}"
     high_text = "inf" if math.isinf(high) else f"{high:.4g}"
     return f"[{low_text}, {high_text}]"
@@ -134,28 +138,43 @@ def judge(claim: Claim, measured: float, uncertainty: Uncertainty | None = None,
     return replace(verdict, message=_sentence(claim, verdict, not_judged, DECISIONS[int(code)]))
 
 
+def noise_parts(uncertainty: Uncertainty, unit: str = "", number: Callable[[float], str] | None = None,
+                with_seeds: bool = True) -> dict[str, str]:
+    """The noise of a measurement in words, part by part (the verdict's message joins them all; the report picks some):
+    interval, source, difference, detectable, seeds (unless with_seeds is False), dev_set, dev_interval, two_sided; a part
+    that does not apply is absent."""
+    unit = f" {unit}" if unit else ""
+    short = number or "{:.3g}".format
+    parts = {"interval": f"95% interval {fmt_interval(uncertainty.interval)}" if uncertainty.interval else "no interval",
+             "source": uncertainty.source}
+    if uncertainty.difference:
+        parts["difference"] = f"difference from the paper {fmt_interval(uncertainty.difference, number)}"
+    if uncertainty.detectable is not None:
+        parts["detectable"] = f"smallest detectable difference {short(uncertainty.detectable)}{unit}"
+    seeds = uncertainty.seeds
+    if with_seeds and seeds.get("runs"):
+        invalid = [f"{r['seed']} ({r['reason']})" for r in seeds["runs"] if not r["valid"]]
+        parts["seeds"] = f"seeds: {seeds['valid']} valid" + (f", {len(invalid)} invalid: {'; '.join(invalid)}" if invalid else "")
+    dev = uncertainty.dev_set or {}
+    if "sd" in dev:
+        parts["dev_set"] = f"dev-set sampling sd {short(dev['sd'])}"
+        if dev.get("interval"):
+            parts["dev_interval"] = f"(bootstrap, interval {fmt_interval(dev['interval'])})"
+    two_sided = uncertainty.comparisons.get("two_sided")
+    if two_sided:
+        parts["two_sided"] = str(two_sided.get("sentence", ""))
+    return parts
+
+
 def _noise_text(claim: Claim, uncertainty: Uncertainty | None) -> str:
     """The interval, the difference's interval, the detectable difference, the seeds and the dev set, in words."""
     if uncertainty is None:
         return "exact (no noise)"
-    unit = f" {claim.unit}" if claim.unit else ""
-    parts = [f"95% interval {fmt_interval(uncertainty.interval)}" if uncertainty.interval else "no interval",
-             f"from {uncertainty.source}"]
-    if uncertainty.difference:
-        parts.append(f"difference from the paper {fmt_interval(uncertainty.difference)}")
-    if uncertainty.detectable is not None:
-        parts.append(f"smallest detectable difference {uncertainty.detectable:.3g}{unit}")
-    seeds = uncertainty.seeds
-    if seeds.get("runs"):
-        invalid = [f"{r['seed']} ({r['reason']})" for r in seeds["runs"] if not r["valid"]]
-        parts.append(f"seeds: {seeds['valid']} valid" + (f", {len(invalid)} invalid: {'; '.join(invalid)}" if invalid else ""))
-    dev = uncertainty.dev_set or {}
-    if "sd" in dev:
-        parts.append(f"dev-set sampling sd {dev['sd']:.3g} (bootstrap, interval {fmt_interval(dev['interval'])})")
-    two_sided = uncertainty.comparisons.get("two_sided")
-    if two_sided:
-        parts.append(two_sided["sentence"])
-    return "; ".join(parts)
+    parts = noise_parts(uncertainty, claim.unit or "")
+    parts["source"] = f"from {parts['source']}"
+    if "dev_interval" in parts:
+        parts["dev_set"] += " " + parts.pop("dev_interval")
+    return "; ".join(parts.values())
 
 
 def _sentence(claim: Claim, verdict: Verdict, not_judged: str | None, would_be: Status) -> str:

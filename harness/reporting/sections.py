@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.judge.verdict import Status
+from harness.judge.verdict import Status, noise_parts
 from harness.reporting.plots import glue_rows
 from harness.reporting.results import ClaimResult, RunResults, check_outcome, kind_of
 from harness.reporting.speed_plots import figure_name as speed_figure_name
@@ -82,18 +82,8 @@ def noise_text(result: ClaimResult) -> str:
     uncertainty = result.verdict.uncertainty
     if uncertainty is None:
         return "exact" if result.verdict.measured is not None else "–"
-    parts = [uncertainty.source]
-    if uncertainty.difference:
-        parts.append(f"difference from the paper [{fmt(uncertainty.difference[0])}, {fmt(uncertainty.difference[1])}]")
-    if uncertainty.detectable is not None:
-        parts.append(f"smallest detectable difference {fmt(uncertainty.detectable)}")
-    dev = uncertainty.dev_set or {}
-    if "sd" in dev:
-        parts.append(f"dev-set sampling sd {fmt(dev['sd'])}")
-    two_sided = uncertainty.comparisons.get("two_sided")
-    if two_sided:
-        parts.append(str(two_sided.get("sentence", "")))
-    return "; ".join(parts)
+    parts = noise_parts(uncertainty, number=fmt, with_seeds=False)  # the seeds have their own column
+    return "; ".join(parts[name] for name in ("source", "difference", "detectable", "dev_set", "two_sided") if name in parts)
 
 
 def reason_text(result: ClaimResult) -> str:

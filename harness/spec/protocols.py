@@ -1,4 +1,4 @@
-"""Fine-tuning protocols (harness/protocols.yaml): the hyperparameters of a job, as data, with their sources.
+"""Fine-tuning protocols (harness/spec/protocols.yaml): the hyperparameters of a job, as data, with their sources.
 
 `get(name)` returns a Protocol; whether it is `faithful` (a reading of the paper's recipe whose scores
 may be judged against the paper: paper, seed-study) or quick (smoke, minilm-cpu: its scores are reported
@@ -93,7 +93,7 @@ class Protocol:
 
 def _check_values(where: str, values: Any, sources: Any, complete: bool) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate one settings block and its sources; complete=True demands every setting."""
-    fix = "correct harness/protocols.yaml (its header lists the settings)"
+    fix = "correct harness/spec/protocols.yaml (its header lists the settings)"
     if not isinstance(values, dict) or not isinstance(sources, dict):
         raise ClaimsError(f"{where}: expected mappings 'settings' and 'sources'", fix)
     for name, value in values.items():
@@ -140,7 +140,7 @@ def _load(path: Path, stamp: tuple[int, int] | None) -> dict[str, Protocol]:
         overrides, override_sources = {}, {}
         for task, block in (raw.get("tasks") or {}).items():
             if task not in known_tasks:
-                raise ClaimsError(f"{where}: unknown task {task!r}; {did_you_mean(task, known_tasks)}", "use a task of harness/tasks.yaml")
+                raise ClaimsError(f"{where}: unknown task {task!r}; {did_you_mean(task, known_tasks)}", "use a task of harness/spec/tasks.yaml")
             block = block if isinstance(block, dict) else {}
             overrides[task], override_sources[task] = _check_values(f"{where}, task {task!r}", block.get("settings"),
                                                                     block.get("sources"), complete=False)
