@@ -7,15 +7,17 @@ replaced by up to --rerun-invalid further ones. The judge gives each value its i
 (docs/verdicts.md); a quick run (--max-train-samples, a quick protocol) is reported as `not judged`.
 Where the weights or the data cannot be had, the claim skips naming what is missing and the fix (the
 plugin's policy); a cell with no valid seed fails as an error of the run. The runner is the plugin's
-`accuracy_runner` fixture (harness.plugin.options), the one the executors plan their jobs for.
+`accuracy_runner` fixture (harness.plugin.options), the one the executors plan their jobs for; each row is
+measured by its family's entry in harness.spec.families, so a new family that fine-tunes needs no test here.
 """
 
 import pytest
 
 from harness.judge.verdict import check
+from harness.spec import families
 
 
-@pytest.mark.claims("glue", "macro", "retention", "downstream")
+@pytest.mark.claims(*families.fine_tuned())  # every family that fine-tunes (harness.spec.families)
 def test_accuracy_claim(claim, record_claim, accuracy_runner):
     measurement = accuracy_runner.measure(claim)
     print(f"\n{claim.id}: {measurement.summary}")

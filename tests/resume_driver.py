@@ -142,7 +142,7 @@ def entry_state(cache_dir: Path) -> str:
         return "none"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        problems = [problem for folder in found for _, problem, _ in [cache.inspect(folder)] if problem]
+        problems = [problem for folder in found if (problem := cache.read(folder).problem)]
     return "; ".join(problems) or "intact"
 
 

@@ -229,7 +229,7 @@ def test_a_comment_or_docstring_edit_or_a_metric_change_keeps_the_key(fixture_jo
     assert finetune.job_key(fixture_job) == before
     edited_source("harness.data.preprocess", "import collections\n", "import collections  # a new comment\n")
     assert finetune.job_key(fixture_job) == before
-    edited_source("harness.measure.metrics", "100 * float(accuracy_score", "99 * float(accuracy_score")
+    edited_source("harness.measure.metrics", "return float(accuracy_score", "return 0.99 * float(accuracy_score")
     assert finetune.job_key(fixture_job) == before, "metric code is rescored (python -m harness rescore), not retrained"
 
 
@@ -266,6 +266,23 @@ def test_edited_metrics_are_recomputed_from_the_intact_predictions(cache):
         entry = cache.load(key(), recomputed)
     assert entry["metrics"] == {"validation": {"accuracy": 75.0}} and entry["rescored"]
     assert cache.peek(key()) == entry, "the rewritten entry carries digests that match"
+
+
+def test_the_one_read_checks_an_entry_and_recomputes_its_scores_from_its_predictions(cache):
+    path = stored_with_predictions(cache)
+    assert cache.read(key()).scores is None, "without recompute nothing is scored"
+    found = cache.read(key(), recomputed)
+    assert found.intact and found.predictions["validation"].predicted == [1, 0, 0, 1]
+    assert found.scores["metrics"] == found.entry["metrics"] and found.scores["validity"]["reason"] == "again"
+    assert found.scores_differ, "the stored validity's reason is not the recomputed one"
+    path.write_text(path.read_text().replace('"accuracy": 75.0', '"accuracy": 99.0'))
+    edited = cache.read(cache.folder(key()), recomputed)  # by folder, as the rescore command and the check read
+    assert edited.problem and edited.recomputable and not edited.refused and edited.scores_differ
+    assert json.loads(path.read_text())["metrics"] == {"validation": {"accuracy": 99.0}}, "reading writes nothing"
+    older = key(seed=7)
+    cache.store(older, METRICS, {})
+    assert cache.read(older, recomputed).unscored.what.startswith("no stored predictions")
+    assert cache.read(key(seed=8), recomputed).absent
 
 
 @pytest.mark.parametrize("edit", ["predictions", "record", "predictions file gone"])

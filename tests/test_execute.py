@@ -2,6 +2,7 @@
 a cache entry's trip to the driver, the key check. The engines themselves (pytest-xdist, Ray) are tests/test_scaleout.py's.
 """
 
+import dataclasses
 import json
 
 import pytest
@@ -39,6 +40,16 @@ def test_the_model_prices_the_paper_protocol_as_docs_finetune_md():
     assert makespan.job_seconds(make_job("B", "mnli", "paper")) > makespan.job_seconds(make_job("B", "wnli", "paper")) * 10
     quick = make_job("B", "mnli", "paper", overrides={"max_train_samples": 320})
     assert makespan.job_seconds(quick) == pytest.approx(10 * 3 * 0.025 + 2 * 85.6e6 * 80 * 19647 / 200e12 + 60)
+
+
+def test_the_model_reads_its_figures_from_the_task_table_and_its_length_from_the_settings():
+    mnli = make_job("B", "mnli", "paper")
+    assert makespan.TRAIN_ROWS["mnli"] == mnli.spec.cost.train_rows and makespan.PADDED_TOKENS["mnli"] == mnli.spec.cost.padded_tokens
+    short = make_job("B", "mnli", "paper", overrides={"max_length": 16})  # padded rows cannot be longer than max_length
+    assert makespan.job_seconds(short) < makespan.job_seconds(mnli)
+    assert makespan.job_seconds(mnli, padded_tokens={"mnli": 160.0}) > makespan.job_seconds(mnli), "a measured figure replaces it"
+    uncosted = dataclasses.replace(mnli, spec=dataclasses.replace(mnli.spec, cost=None))
+    assert makespan.job_seconds(uncosted) == makespan.GpuModel().job_overhead_s
 
 
 # ---------------------------------------------------------------- longest first on several workers

@@ -133,7 +133,8 @@ def test_predictions_keep_the_dataset_order_with_length_grouped_training(tiny_ch
     job = tiny_job(tiny_checkpoints, tiny_data, "sst2", overrides={"train_sampling": "group_by_length", "eval_batch_size": 2})
     tokenizer = AutoTokenizer.from_pretrained(job.checkpoint)
     model = AutoModelForSequenceClassification.from_pretrained(job.checkpoint, num_labels=2).eval()
-    features = preprocess.tokenize_task(loading.load_split(get_task("sst2"), "train", tiny_data), job.spec, tokenizer)
+    features = preprocess.tokenize_task(loading.load_split(get_task("sst2"), "train", tiny_data), job.spec, tokenizer,
+                                       job.settings.max_length)
     trainer = Trainer(model=model, args=training_arguments(job, tmp_path), data_collator=DataCollatorWithPadding(tokenizer),
                       processing_class=tokenizer)
     predicted = predict_in_order(trainer, features)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import ClaimsError
+from harness.measure import metrics
 from harness.measure.metrics import compute, normalize_answer, paper_cell, squad_exact_match, squad_f1
 from harness.spec.tasks import get_task
 
@@ -98,6 +99,20 @@ def test_squad_em_and_f1_by_hand():
 
 def test_squad_accepts_aligned_lists():
     assert compute(get_task("squad"), ["Paris", "x"], [["paris"], ["y"]]) == {"exact_match": 50.0, "f1": 50.0}
+
+
+def test_squad_scores_each_question_by_its_best_gold_answer():
+    scores = metrics.squad_scores(["Denver Broncos", "in 1931", "x"], [["Broncos", "Denver Broncos"], ["1931"], []])
+    assert scores == {"exact_match": [1.0, 0.0, 0.0], "f1": [1.0, pytest.approx(2 / 3), 0.0]}, "no gold answer: 0"
+
+
+@given(labels, labels)
+def test_the_one_metric_functions_are_compute_s_fractions(gold, predicted):
+    predicted = (predicted * len(gold))[: len(gold)]
+    values = compute(get_task("mrpc"), predicted, gold) | compute(get_task("cola"), predicted, gold)
+    pairs = [(metrics.accuracy, "accuracy"), (metrics.f1, "f1"), (metrics.matthews_correlation, "matthews_correlation")]
+    for function, name in pairs:
+        assert 100 * function(np.asarray(predicted), np.asarray(gold)) == values[name]
 
 
 # ---------------------------------------------------------------------------------- properties

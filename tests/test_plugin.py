@@ -201,3 +201,24 @@ def test_junit_properties_fail_inconclusive_and_the_paper_checks_apart(pytester)
     assert document["paper_checks"] == {"does not hold": 1, "holds": 5}
     assert document["summary"]["reproduced"] == 3, "the SST-2 and RTE rows (one inconclusive), not the paper's checks"
     assert claims["paper.table3.speedup_is_60_percent"]["kind"] == "paper check" and claims["glue.sst2.bert"]["kind"] == "claim"
+
+
+# ---------------------------------------------------------------- one AccuracyRunner a session
+
+RUNNER_TEST = """
+from harness.plugin.options import accuracy_runner_of
+
+def test_one_runner(pytestconfig, accuracy_runner):
+    assert accuracy_runner is accuracy_runner_of(pytestconfig) and accuracy_runner.refresh
+    accuracy_runner.refresh = False  # what --executor ray does once it has refreshed every planned job
+    assert not accuracy_runner_of(pytestconfig).refresh
+"""
+
+
+def test_the_session_builds_one_accuracy_runner_and_records_refresh_as_given(pytester):
+    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')
+    pytester.makepyfile(test_runner=RUNNER_TEST)
+    result = pytester.runpytest_subprocess("--refresh", "--device", "cpu", "--report-dir", str(pytester.path / "run"),
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert json.loads((pytester.path / "run" / "results.json").read_text())["options"]["refresh"] is True

@@ -123,7 +123,7 @@ def bert_tokenizer():
 
 
 def test_squad_gold_answers_survive_preprocessing_and_postprocessing(squad_dev, bert_tokenizer):
-    features = prepare_squad_eval_features(squad_dev, bert_tokenizer)
+    features = prepare_squad_eval_features(squad_dev, bert_tokenizer, 384, 128)  # the task's max_length and doc_stride
     assert len(features) == 10784  # windows of 384 tokens, stride 128 (the figure run_qa logs for bert-base-uncased)
     first_answer = {e: (a["answer_start"][0], a["answer_start"][0] + len(a["text"][0]))
                     for e, a in zip(squad_dev["id"], squad_dev["answers"], strict=True)}

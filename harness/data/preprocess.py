@@ -1,13 +1,15 @@
 """Tokenize a task's split with the model's own tokenizer; SQuAD's windows and the answer post-processing.
 
 Classification and regression (GLUE, IMDb): one batched `datasets.map` that tokenizes the task's one
-or two text columns with truncation to the task's max_length (GLUE 128, IMDb 512) and no padding:
+or two text columns with truncation to the job's max_length (GLUE 128, IMDb 512) and no padding:
 padding per batch is a DataCollatorWithPadding's job. SQuAD v1.1 as transformers' run_qa does it:
 question and context in windows of max_length (384) tokens overlapping by doc_stride (128), training
 features labelled with the answer's start and end tokens (the [CLS] token where a window does not hold
 the answer), evaluation features keeping the offset mappings of the context and their example id;
 and post-processing from start/end logits to answer text (the best-scoring valid span of the n best
 starts and ends, at most max_answer_length tokens). Maps on a cached dataset are cached by `datasets`.
+max_length and doc_stride are always the caller's (a job's Settings, where the task's own values from
+harness/spec/tasks.yaml fill what the protocol leaves open): this module has no defaults of its own.
 This module builds no model and computes no metric.
 """
 
@@ -20,7 +22,7 @@ import datasets
 import numpy as np
 
 from harness.errors import ClaimsError
-from harness.spec.tasks import TaskSpec, get_task
+from harness.spec.tasks import TaskSpec
 
 
 def _tokenize_batch(batch: dict[str, list], tokenizer: Any, columns: tuple[str, ...], max_length: int,
@@ -29,13 +31,14 @@ def _tokenize_batch(batch: dict[str, list], tokenizer: Any, columns: tuple[str, 
     return tokenizer(*(batch[column] for column in columns), truncation=True, max_length=max_length, **options)
 
 
-def tokenize_task(dataset: datasets.Dataset, spec: TaskSpec, tokenizer: Any, max_length: int | None = None,
+def tokenize_task(dataset: datasets.Dataset, spec: TaskSpec, tokenizer: Any, max_length: int,
                   keep_token_type_ids: bool | None = None, num_proc: int | None = None) -> datasets.Dataset:
     """input_ids, attention_mask (and token_type_ids where the tokenizer makes them) plus label; no padding.
 
     keep_token_type_ids: None lets the tokenizer decide (its model_input_names); False drops them, e.g.
     for DistilBERT when a tokenizer without a DistilBERT tokenizer class was loaded (the model's accepted
-    inputs: harness.measure.models.accepted_inputs). max_length None: the task's (harness/spec/tasks.yaml).
+    inputs: harness.measure.models.accepted_inputs). max_length: the job's (its Settings: the task's unless the
+    protocol says otherwise, harness.spec.protocols).
     """
     if spec.kind == "extractive_qa":
         raise ClaimsError(f"task {spec.name!r} is extractive QA", "use prepare_squad_train_features / prepare_squad_eval_features")
@@ -45,7 +48,7 @@ def tokenize_task(dataset: datasets.Dataset, spec: TaskSpec, tokenizer: Any, max
                           "load it with harness.data.loading, which gives the Hub's columns")
     return dataset.map(
         _tokenize_batch, batched=True, remove_columns=[c for c in dataset.column_names if c != "label"],
-        fn_kwargs={"tokenizer": tokenizer, "columns": spec.text_columns, "max_length": max_length or spec.max_length,
+        fn_kwargs={"tokenizer": tokenizer, "columns": spec.text_columns, "max_length": max_length,
                    "keep_token_type_ids": keep_token_type_ids},
         num_proc=num_proc, desc=f"tokenizing {spec.name}",
     )
@@ -116,15 +119,12 @@ def _eval_batch(examples: dict[str, list], tokenizer: Any, max_length: int, doc_
     return encoded
 
 
-def _prepare(dataset: datasets.Dataset, tokenizer: Any, batch_fn: Any, max_length: int | None, doc_stride: int | None,
+def _prepare(dataset: datasets.Dataset, tokenizer: Any, batch_fn: Any, max_length: int, doc_stride: int,
              padding: bool | str, keep_token_type_ids: bool | None, num_proc: int | None, what: str) -> datasets.Dataset:
     missing = [c for c in ("id", "context", "question", "answers") if c not in dataset.column_names]
     if missing:
         raise ClaimsError(f"squad: the dataset lacks columns {missing} (has {dataset.column_names})",
                           "load it with harness.data.loading (task squad)")
-    if max_length is None or doc_stride is None:  # a direct caller's defaults: the task's (a job passes its settings)
-        spec = get_task("squad")
-        max_length, doc_stride = max_length or spec.max_length, doc_stride or spec.doc_stride
     return dataset.map(
         batch_fn, batched=True, remove_columns=dataset.column_names, num_proc=num_proc, desc=f"squad {what} windows",
         fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride, "padding": padding,
@@ -132,15 +132,15 @@ def _prepare(dataset: datasets.Dataset, tokenizer: Any, batch_fn: Any, max_lengt
     )
 
 
-def prepare_squad_train_features(dataset: datasets.Dataset, tokenizer: Any, max_length: int | None = None,
-                                 doc_stride: int | None = None, padding: bool | str = "max_length",
+def prepare_squad_train_features(dataset: datasets.Dataset, tokenizer: Any, max_length: int, doc_stride: int,
+                                 padding: bool | str = "max_length",
                                  keep_token_type_ids: bool | None = None, num_proc: int | None = None) -> datasets.Dataset:
     """Training windows with start_positions / end_positions ([CLS] where the window misses the answer)."""
     return _prepare(dataset, tokenizer, _train_batch, max_length, doc_stride, padding, keep_token_type_ids, num_proc, "train")
 
 
-def prepare_squad_eval_features(dataset: datasets.Dataset, tokenizer: Any, max_length: int | None = None,
-                                doc_stride: int | None = None, padding: bool | str = "max_length",
+def prepare_squad_eval_features(dataset: datasets.Dataset, tokenizer: Any, max_length: int, doc_stride: int,
+                                padding: bool | str = "max_length",
                                 keep_token_type_ids: bool | None = None, num_proc: int | None = None) -> datasets.Dataset:
     """Evaluation windows with example_id and offset_mapping (None outside the context).
 

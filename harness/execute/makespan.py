@@ -1,9 +1,10 @@
 """What a fine-tuning job costs on a GPU, and how long a set of jobs takes on several workers: a model, not a measurement.
 
-`job_seconds(job)` models one job's GPU seconds as docs/finetune.md does: its optimisation steps (training
-rows / batch x epochs) times the time of a step, the larger of its FLOPs (6 x non-embedding parameters per
-trained token, plus 2 x the teacher's for DistilBERT (D)) at an assumed sustained throughput and an assumed
-per-step floor, plus the evaluation's FLOPs (2 x per token) and a fixed cost per job (GpuModel). The
+`job_seconds(job)` models one job's GPU seconds as docs/finetune.md does, from its task's cost figures
+(harness/spec/tasks.yaml `cost`) and its settings: its optimisation steps (training rows / batch x epochs)
+times the time of a step, the larger of its FLOPs (6 x non-embedding parameters per trained token, plus
+2 x the teacher's for DistilBERT (D)) at an assumed sustained throughput and an assumed per-step floor,
+plus the evaluation's FLOPs (2 x per token) and a fixed cost per job (GpuModel). The
 executors use it for two things only: the order jobs start in (longest first) and the time left that the
 progress line estimates. `schedule(costs, workers)` is longest-processing-time-first list scheduling: each
 job in decreasing cost goes to the worker that frees first, as Ray hands queued tasks to free workers in
@@ -19,19 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.measure.finetune.job import Job
+from harness.spec.tasks import load_tasks
 
-# Rows of each task as released (GLUE, IMDb, SQuAD v1.1): training rows, and the rows scored (dev; IMDb test).
-# SQuAD counts its windows of 384 tokens with stride 128 over the 87,599 training questions.
-TRAIN_ROWS = {"cola": 8551, "mnli": 392702, "mrpc": 3668, "qnli": 104743, "qqp": 363846, "rte": 2490, "sst2": 67349,
-              "stsb": 5749, "wnli": 635, "imdb": 25000, "squad": 88641}
-EVAL_ROWS = {"cola": 1043, "mnli": 19647, "mrpc": 408, "qnli": 5463, "qqp": 40430, "rte": 277, "sst2": 872, "stsb": 1500,
-             "wnli": 71, "imdb": 25000, "squad": 10784}
-# Tokens a row costs when random batches of the paper protocol's size are padded to their longest row. Measured by
-# benchmarks/bench_finetune_throughput.py on ../shared's data with the bert-base-uncased tokenizer (docs/finetune.md)
-# for SST-2, MRPC, RTE, STS-B, IMDb and SQuAD; ASSUMED for the tasks ../shared lacks (CoLA, MNLI, QNLI, QQP, WNLI).
-# bench_scaleout.py --model measures them again where the data is present and passes its own figures in.
-PADDED_TOKENS = {"sst2": 40.1, "mrpc": 80.0, "rte": 127.9, "stsb": 69.4, "imdb": 511.7, "squad": 303.0,
-                 "cola": 24.0, "mnli": 80.0, "qnli": 110.0, "qqp": 64.0, "wnli": 64.0}
+# The task table's cost figures (harness/spec/tasks.yaml `cost`: rows as released, padded tokens measured or ASSUMED),
+# by task name, for the benchmarks that replace some with their own measurements (bench_scaleout.py --model).
+TRAIN_ROWS = {name: spec.cost.train_rows for name, spec in load_tasks().items() if spec.cost}
+PADDED_TOKENS = {name: spec.cost.padded_tokens for name, spec in load_tasks().items() if spec.cost}
 # Non-embedding parameters of BERT-base (85.6 M; DistilBERT-base: 42.5 M), counted by harness.measure.models from the
 # architectures in fixtures/configs (docs/finetune.md). A job's checkpoint is a path or a name: the model prices every
 # job as BERT-base, which hardly matters where steps sit on the floor (most do at these batch sizes).
@@ -47,18 +41,21 @@ class GpuModel:
     job_overhead_s: float = 60.0  # loading weights and data, tokenizing; not downloads
 
 
-def job_seconds(job: Job, model: GpuModel = GpuModel(), padded_tokens: Mapping[str, float] = PADDED_TOKENS,
+def job_seconds(job: Job, model: GpuModel = GpuModel(), padded_tokens: Mapping[str, float] | None = None,
                 parameters: float = BERT_NON_EMBEDDING, teacher_parameters: float = BERT_NON_EMBEDDING) -> float:
-    """Modelled GPU seconds of one job (its teacher's training not included)."""
-    s, task = job.settings, job.task
-    rows = min(TRAIN_ROWS.get(task, 0), s.max_train_samples or math.inf)
-    padded = min(padded_tokens.get(task, 128.0), float(s.max_length or 512))
+    """Modelled GPU seconds of one job (its teacher's training not included); padded_tokens by task name replaces
+    the task table's figure; a task without cost figures is priced as a job's overhead alone."""
+    s, cost = job.settings, job.spec.cost
+    if cost is None:
+        return model.job_overhead_s
+    rows = min(cost.train_rows, s.max_train_samples or math.inf)
+    padded = min((padded_tokens or {}).get(job.task, cost.padded_tokens), float(s.max_length))
     steps = math.ceil(rows / s.train_batch_size) * s.num_train_epochs
     if s.max_steps:
         steps = min(steps, s.max_steps)
     per_token = 6 * parameters + (2 * teacher_parameters if job.teacher else 0.0)
     step_s = max(model.step_floor_s, per_token * padded * s.train_batch_size / (model.tflops * 1e12))
-    eval_rows = min(EVAL_ROWS.get(task, 0), s.max_eval_samples or math.inf)
+    eval_rows = min(cost.eval_rows, s.max_eval_samples or math.inf)
     eval_s = 2 * parameters * padded * eval_rows / (model.tflops * 1e12)
     return steps * step_s + eval_s + model.job_overhead_s
 

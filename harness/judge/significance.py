@@ -7,7 +7,7 @@ cell of that task on the same resample, so a comparison of BERT and DistilBERT i
 models share (easy and hard examples) cancels, which an unpaired comparison would count twice (lm-eval's
 api/significance.py says the same of documents; Dietterich 1998). Each metric is rebuilt from per-example
 sufficient statistics (accuracy: correct; F1 and MCC: the confusion cells; Pearson: the moments; SQuAD:
-each question's EM or F1), so a resample is one weighted sum and thousands take seconds; on the whole
+each question's EM or F1, harness.measure.metrics.squad_scores), so a resample is one weighted sum and thousands take seconds; on the whole
 sample they equal harness.measure.metrics.compute (tests/test_significance.py), which stays the one
 definition of the metrics. Spearman's resamples keep the full sample's ranks (a first-order
 approximation). McNemar's exact test (scipy.stats.binomtest on the discordant examples) compares the two
@@ -37,22 +37,15 @@ class NoPredictions(Exception):
     """The stored predictions cannot be used for a bootstrap (absent, or not on the same examples): says why."""
 
 
-def _golds(reference: Any) -> list[str]:
-    if isinstance(reference, dict):
-        reference = reference.get("text", [])
-    return [reference] if isinstance(reference, str) else list(reference)
-
-
 def example_statistics(spec: TaskSpec, metric: str, predictions: Any) -> np.ndarray:
     """Per-example sufficient statistics (examples x k) of one metric: a resample's metric is a function of their sums."""
     from scipy import stats
 
-    from harness.measure.metrics import squad_exact_match, squad_f1
+    from harness.measure.metrics import squad_scores
 
-    if spec.kind == "extractive_qa":
-        score = squad_exact_match if metric == "exact_match" else squad_f1
-        return np.array([[max((score(p, g) for g in _golds(r)), default=0.0)]
-                         for p, r in zip(predictions.predicted, predictions.references, strict=True)])
+    if spec.kind == "extractive_qa":  # each question's score, the best over its gold answers (the metric code's rule)
+        scores = squad_scores(predictions.predicted, predictions.references)
+        return np.asarray(scores["exact_match" if metric == "exact_match" else "f1"], dtype=float)[:, None]
     if spec.kind == "regression":
         x, y = np.asarray(predictions.predicted, dtype=float).ravel(), np.asarray(predictions.references, dtype=float)
         rx, ry = stats.rankdata(x), stats.rankdata(y)

@@ -2,7 +2,7 @@
 paper's figure, the smallest difference the run could detect, the seeds behind it, the dev set's sampling
 error and the paired comparisons of the two models.
 
-Per family (`assess`):
+Per family, by its `noise` in harness.spec.families (`assess`):
   - an accuracy cell (Tables 1 and 2): the seed level of its valid seeds (harness.judge.noise: the seeds'
     own spread from 3 on, else the row's published seed_spread, else unknown), the paper's own seeds on
     the other side of the difference (Claim.paper_seeds); the dev set's bootstrap beside it, which does not
@@ -16,7 +16,8 @@ Per family (`assess`):
   - size and the paper's arithmetic: exact (None).
 A one-sided claim (at_least, at_most) states a bound, so the paper's own seeds do not enter its difference.
 The seed level is `complete` when it is known for every cell: otherwise the judge never says "not
-reproduced". Everything here is JSON-ready, so results.json reads back into the same Uncertainty.
+reproduced". Each cell's bootstrap and each McNemar test is computed once a process, however many claims
+read the cell. Everything here is JSON-ready, so results.json reads back into the same Uncertainty.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ import numpy as np
 
 from harness.judge import noise, significance
 from harness.measure.measurement import Cell, Measurement
+from harness.spec import families
 from harness.spec.registry import Claim, Registry, SeedSpread
 from harness.spec.tasks import get_task
 
-NOISY_FAMILIES = ("glue", "macro", "retention", "downstream")
 ONE_SIDED = ("at_least", "at_most")
 Interval = tuple[float, float]  # low, high; -inf / inf for an open side
 
@@ -98,18 +99,18 @@ def paper_seeds(claim: Claim) -> int:
 
 def default(claim: Claim, measured: float) -> Uncertainty | None:
     """A bare value with no seeds behind it: one seed with the row's prior for an accuracy cell, unknown for the
-    other accuracy claims, exact (None) for every other family."""
-    if claim.family not in NOISY_FAMILIES:
+    other accuracy claims, exact (None) for every family whose noise is not the seeds' (harness.spec.families)."""
+    if families.get(claim.family).noise != "seeds":
         return None
     cell = Cell(str(claim.model), str(claim.task), claim.metric, (float(measured),), ())
     return _single(claim, cell, noise.seed_noise([measured], claim.seed_spread, paper_seeds(claim))
-                   if claim.family in ("glue", "downstream") and claim.metric != "points_behind"
+                   if families.is_cell(claim.family, claim.task, claim.metric)
                    else noise.seed_noise([measured], None, 0), {}, None)
 
 
 def assess(claim: Claim, measurement: Measurement, registry: Registry | None = None) -> Uncertainty | None:
     """The uncertainty of a claim's measurement (see the module docstring); None: exact."""
-    if claim.family == "speed":
+    if families.get(claim.family).noise == "timing":
         return _speed(claim, measurement.details)
     if not measurement.cells:
         return default(claim, measurement.value)
@@ -150,8 +151,9 @@ def prior_of(registry: Registry | None, cell: Cell) -> SeedSpread | None:
     if registry is None:
         return None
     distilled = cell.role.endswith("(D)")
-    for claim in registry.family("glue", "downstream"):
-        if (claim.task, claim.model, claim.metric) == (cell.task, cell.role.split()[0], cell.metric) \
+    for claim in registry.claims:
+        if families.is_cell(claim.family, claim.task, claim.metric) \
+                and (claim.task, claim.model, claim.metric) == (cell.task, cell.role.split()[0], cell.metric) \
                 and bool(claim.params.get("distillation")) == distilled:
             return claim.seed_spread
     return None
@@ -164,8 +166,30 @@ def _seeds(cells: tuple[Cell, ...] | list[Cell]) -> dict[str, Any]:
     return {"valid": valid, "invalid": sum(not run["valid"] for run in runs), "runs": runs}
 
 
+# Each cell's bootstrap and each seed pair's McNemar test, computed once a process however many claims read them
+# (a GLUE cell: its row, its macro score, both retentions). Keyed by what they depend on, the predictions by id:
+# an entry keeps its predictions alive, so no id is reused while it stands; bounded, oldest out first.
+_MEMO: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
+MEMO_LIMIT = 1024
+
+
+def _key(kind: str, parts: tuple[Any, ...], predictions: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (kind, *parts, *map(id, predictions))
+
+
+def _remember(key: tuple[Any, ...], predictions: tuple[Any, ...], value: Any) -> Any:
+    while len(_MEMO) >= MEMO_LIMIT:
+        del _MEMO[next(iter(_MEMO))]
+    _MEMO[key] = (predictions, value)
+    return value
+
+
 def _replicates(cells: tuple[Cell, ...]) -> tuple[list[np.ndarray] | None, str | None]:
-    """Each cell's bootstrap over its task's examples (every cell of a task on the same resamples), or why there are none."""
+    """Each cell's bootstrap over its task's examples (every cell of a task on the same resamples), or why there are none.
+
+    A cell's replicates depend on its predictions, its task and metric and the example order its task's cells are
+    aligned to (significance.aligned: the first predictions'), nothing else: they are memoised under those, and a
+    task whose cells are not all known yet is computed whole, as one paired bootstrap."""
     if any(len(cell.predictions) != len(cell.values) for cell in cells):
         return None, "no stored per-example predictions for every valid seed"
     by_task: dict[tuple[str, str], list[int]] = {}
@@ -174,12 +198,24 @@ def _replicates(cells: tuple[Cell, ...]) -> tuple[list[np.ndarray] | None, str |
     out: list[np.ndarray | None] = [None] * len(cells)
     try:
         for (task, metric), indices in by_task.items():
-            groups = [cells[i].predictions for i in indices]
-            for index, values in zip(indices, significance.replicates(get_task(task), metric, groups), strict=True):
-                out[index] = values
+            groups = [tuple(cells[i].predictions) for i in indices]
+            order = tuple(str(example) for example in groups[0][0].example_ids)
+            keys = [_key("replicates", (task, metric, order), group) for group in groups]
+            if any(key not in _MEMO for key in keys):
+                for key, group, values in zip(keys, groups, significance.replicates(get_task(task), metric, groups), strict=True):
+                    values.flags.writeable = False  # shared by every claim that reads the cell
+                    _remember(key, group, values)
+            for index, key in zip(indices, keys, strict=True):
+                out[index] = _MEMO[key][1]
     except significance.NoPredictions as error:
         return None, str(error)
     return out, None
+
+
+def _mcnemar(spec: Any, ours: Any, theirs: Any, seed: int) -> significance.McNemar:
+    """McNemar's exact test of one seed pair, memoised like the replicates."""
+    key = _key("mcnemar", (spec.name, seed), (ours, theirs))
+    return _MEMO[key][1] if key in _MEMO else _remember(key, (ours, theirs), significance.mcnemar(spec, ours, theirs, [seed, seed]))
 
 
 def _valid_seeds(cell: Cell) -> list[int]:
@@ -202,7 +238,7 @@ def _comparisons(cells: tuple[Cell, ...], replicates: list[np.ndarray] | None) -
         if spec.kind != "regression" and bert.predictions and distilbert.predictions:
             theirs = dict(zip(_valid_seeds(distilbert), distilbert.predictions, strict=True))
             try:
-                entry["mcnemar"] = [significance.mcnemar(spec, ours, theirs[seed], [seed, seed]).to_json()
+                entry["mcnemar"] = [_mcnemar(spec, ours, theirs[seed], seed).to_json()
                                     for seed, ours in zip(_valid_seeds(bert), bert.predictions, strict=True) if seed in theirs]
             except significance.NoPredictions as error:
                 entry["mcnemar"] = {"unavailable": str(error)}

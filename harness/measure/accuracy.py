@@ -5,10 +5,11 @@ median of 5 seeds); a macro score is the unweighted mean of cells; the retention
 macro(DistilBERT) / macro(BERT) over the same tasks, protocol and seeds; a gap is cell(BERT) -
 cell(DistilBERT) (harness.measure.measurement.Combination writes that arithmetic). DistilBERT (D) is the
 SQuAD job distilled from the fine-tuned BERT of the same seed. `AccuracyRunner.measure(claim)` answers any
-accuracy row of the registry; the jobs run (or are read back) through harness.measure.finetune.job, and each
-job is asked once per session. Every cell is read with its task's paper metric unless the row names
-another of the task's paper metrics (SQuAD's F1); the macro tasks are the GLUE tasks of
-harness/spec/tasks.yaml minus the row's `exclude`.
+accuracy row of the registry through its family's entry of harness.spec.families (measure_cell, measure_macro,
+measure_retention; cells_of_* list the cells a row reads, for the executors); the jobs run (or are read back)
+through harness.measure.finetune.job, and each job is asked once per session. Every cell is read with its task's
+paper metric unless the row names another of the task's paper metrics (SQuAD's F1: families.cell_metric); the
+macro tasks are the GLUE tasks of harness/spec/tasks.yaml minus the row's `exclude`.
 
 A seed whose run is no measurement (JobResult.validity: a NaN loss, no better than a constant predictor;
 or its cell's metric undefined) is kept out of the median and counted as invalid; `rerun_invalid` (the
@@ -34,7 +35,7 @@ from harness.measure.finetune.job import Job, JobResult, make_job
 from harness.measure.finetune.run import cached_result, run_job
 from harness.measure.measurement import Cell, Combination, Measurement, SeedRun
 from harness.measure.models import weights_problem
-from harness.spec import protocols
+from harness.spec import families, protocols
 from harness.spec.registry import Claim
 from harness.spec.tasks import get_task, glue_task_names
 
@@ -165,7 +166,7 @@ class AccuracyRunner:
     def cell(self, role: str, task: str, metric: str | None = None, distilled: bool = False) -> Measurement:
         """Median over the valid seeds of one metric on the task's paper split; RunFailed when no seed is valid."""
         spec = get_task(task)
-        metric = metric or spec.paper_metric
+        metric = families.cell_metric(spec, metric)
         results = self.results(role, task, distilled)
         name = f"{role}{' (D)' if distilled else ''}"
         runs, values, predictions, unavailable = [], [], [], None
@@ -216,39 +217,44 @@ class AccuracyRunner:
                            tuple(c.cells[0] for c in cells.values()), combination, self.quick)
 
     def measure(self, claim: Claim) -> Measurement:
-        """The measured value of any glue, macro, retention or downstream row of the registry."""
-        params = claim.params
-        if claim.family == "glue":
-            return self.cell(claim.model, claim.task, claim.metric)
-        if claim.family in ("macro", "retention"):
-            tasks = macro_tasks(claim)
-            if claim.family == "macro":
-                return self.macro(claim.model, tasks)
-            bert, distilbert = self.macro("bert", tasks), self.macro("distilbert", tasks)
-            if bert.value <= 0:
-                raise RunFailed(f"BERT's macro score is {bert.value:.2f}: a ratio to it means nothing (failed runs?)")
-            k = len(tasks)
-            combination = Combination("ratio", (tuple(range(k, 2 * k)), tuple(range(k))))
-            cells = bert.cells + distilbert.cells
-            value = float(combination.value([cell.median for cell in cells]))
-            return Measurement(value, {"tasks": tasks, "bert_macro": bert.value, "distilbert_macro": distilbert.value,
-                                       "cache": bert.details["cache"] + distilbert.details["cache"],
-                                       "bert": bert.details, "distilbert": distilbert.details},
-                               f"retention {distilbert.value:.2f} / {bert.value:.2f} = {value:.1f}% over {len(tasks)} tasks",
-                               cells, combination, self.quick)
-        if claim.family == "downstream":
-            if claim.metric == "points_behind":
-                metric = params.get("metric_of_gap") or get_task(claim.task).paper_metric
-                bert, distilbert = self.cell("bert", claim.task, metric), self.cell("distilbert", claim.task, metric)
-                combination = Combination("difference", ((0,), (1,)))
-                value = float(combination.value([bert.value, distilbert.value]))
-                return Measurement(value, {"metric": metric, "cache": bert.details["cache"] + distilbert.details["cache"],
-                                           "bert": bert.details, "distilbert": distilbert.details},
-                                   f"{claim.task} {metric}: BERT {bert.value:.2f} - DistilBERT {distilbert.value:.2f} "
-                                   f"= {value:.2f} points", bert.cells + distilbert.cells, combination, self.quick)
-            return self.cell(claim.model, claim.task, claim.metric, distilled=bool(params.get("distillation")))
-        raise ClaimsError(f"claim {claim.id}: family {claim.family!r} is not an accuracy claim",
-                          "run it with the test of its family")
+        """The measured value of any row of a family that fine-tunes: its family's `measure` (harness.spec.families)."""
+        return families.resolve(_accuracy_family(claim).measure)(self, claim)
+
+
+def measure_cell(runner: AccuracyRunner, claim: Claim) -> Measurement:
+    """A glue or downstream row: its cell of Table 1 or 2, or (a comparison row) BERT - DistilBERT on its task."""
+    if families.is_cell(claim.family, claim.task, claim.metric):
+        return runner.cell(claim.model, claim.task, claim.metric, distilled=bool(claim.params.get("distillation")))
+    metric = families.cell_metric(claim.task, claim.params.get("metric_of_gap"))
+    bert, distilbert = runner.cell("bert", claim.task, metric), runner.cell("distilbert", claim.task, metric)
+    combination = Combination("difference", ((0,), (1,)))
+    value = float(combination.value([bert.value, distilbert.value]))
+    return Measurement(value, {"metric": metric, "cache": bert.details["cache"] + distilbert.details["cache"],
+                               "bert": bert.details, "distilbert": distilbert.details},
+                       f"{claim.task} {metric}: BERT {bert.value:.2f} - DistilBERT {distilbert.value:.2f} "
+                       f"= {value:.2f} points", bert.cells + distilbert.cells, combination, runner.quick)
+
+
+def measure_macro(runner: AccuracyRunner, claim: Claim) -> Measurement:
+    """A macro row: its model's mean over Table 1's tasks (macro_tasks)."""
+    return runner.macro(claim.model, macro_tasks(claim))
+
+
+def measure_retention(runner: AccuracyRunner, claim: Claim) -> Measurement:
+    """A retention row: 100 * macro(DistilBERT) / macro(BERT) over the same tasks."""
+    tasks = macro_tasks(claim)
+    bert, distilbert = runner.macro("bert", tasks), runner.macro("distilbert", tasks)
+    if bert.value <= 0:
+        raise RunFailed(f"BERT's macro score is {bert.value:.2f}: a ratio to it means nothing (failed runs?)")
+    k = len(tasks)
+    combination = Combination("ratio", (tuple(range(k, 2 * k)), tuple(range(k))))
+    cells = bert.cells + distilbert.cells
+    value = float(combination.value([cell.median for cell in cells]))
+    return Measurement(value, {"tasks": tasks, "bert_macro": bert.value, "distilbert_macro": distilbert.value,
+                               "cache": bert.details["cache"] + distilbert.details["cache"],
+                               "bert": bert.details, "distilbert": distilbert.details},
+                       f"retention {distilbert.value:.2f} / {bert.value:.2f} = {value:.1f}% over {len(tasks)} tasks",
+                       cells, combination, runner.quick)
 
 
 def run_validity(result: JobResult, metric: str | None = None) -> tuple[bool, str]:
@@ -269,17 +275,32 @@ def macro_tasks(claim: Claim) -> list[str]:
 
 
 def cells_needed(claim: Claim) -> list[tuple[str, str, bool]]:
-    """The (role, task, distilled) cells an accuracy row reads: one cell, a model's GLUE row, or both models'."""
-    if claim.family == "glue":
-        return [(claim.model, claim.task, False)]
-    if claim.family in ("macro", "retention"):
-        roles = [claim.model] if claim.family == "macro" else ["bert", "distilbert"]
-        return [(role, task, False) for role in roles for task in macro_tasks(claim)]
-    if claim.family == "downstream":
-        if claim.metric == "points_behind":
-            return [("bert", claim.task, False), ("distilbert", claim.task, False)]
+    """The (role, task, distilled) cells an accuracy row reads: its family's `cells` (harness.spec.families)."""
+    return families.resolve(_accuracy_family(claim).cells)(claim)
+
+
+def cells_of_cell(claim: Claim) -> list[tuple[str, str, bool]]:
+    """A glue or downstream row reads its one cell, or (a comparison row) both models' cells of its task."""
+    if families.is_cell(claim.family, claim.task, claim.metric):
         return [(claim.model, claim.task, bool(claim.params.get("distillation")))]
-    raise ClaimsError(f"claim {claim.id}: family {claim.family!r} is not an accuracy claim", "run it with the test of its family")
+    return [("bert", claim.task, False), ("distilbert", claim.task, False)]
+
+
+def cells_of_macro(claim: Claim) -> list[tuple[str, str, bool]]:
+    """A macro row reads its model's cells of Table 1's tasks."""
+    return [(claim.model, task, False) for task in macro_tasks(claim)]
+
+
+def cells_of_retention(claim: Claim) -> list[tuple[str, str, bool]]:
+    """A retention row reads both models' cells of Table 1's tasks."""
+    return [(role, task, False) for role in ("bert", "distilbert") for task in macro_tasks(claim)]
+
+
+def _accuracy_family(claim: Claim) -> families.Family:
+    family = families.get(claim.family)
+    if not family.fine_tuned:
+        raise ClaimsError(f"claim {claim.id}: family {claim.family!r} is not an accuracy claim", "run it with the test of its family")
+    return family
 
 
 def missing_inputs(job: Job) -> list[str]:

@@ -4,9 +4,11 @@ compute(spec, predictions, references) returns the task's metrics (harness/spec/
 matthews_correlation (CoLA), accuracy, f1 of the positive class and combined_score = mean of the two
 (MRPC, QQP, as run_glue names them), pearson, spearmanr and their mean as combined_score (STS-B), and
 SQuAD's exact_match and f1 with the official v1.1 answer normalization, each the maximum over the gold
-answers. Values are x100, the paper's scale. scikit-learn and scipy do the arithmetic; only SQuAD's
-normalization is written here, because it is the official script's definition. paper_cell picks the
-value that fills the paper's cell. This module runs no model.
+answers. Values are x100, the paper's scale; the one-metric functions beneath them (accuracy, f1,
+matthews_correlation, pearson, spearmanr; squad_scores per question) give fractions, for the code that
+judges a run (harness.measure.finetune.validity) or resamples it (harness.judge.significance). scikit-learn
+and scipy do the arithmetic; only SQuAD's normalization is written here, because it is the official
+script's definition. paper_cell picks the value that fills the paper's cell. This module runs no model.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from harness.errors import ClaimsError
+from harness.spec.families import cell_metric
 from harness.spec.tasks import TaskSpec
 
 
@@ -56,6 +59,38 @@ def _check_lengths(task: str, predictions: Sized, references: Sized) -> None:
 Sized = Sequence | np.ndarray | Mapping
 
 
+# ------------------------------------------------------------------ one metric of aligned labels or scores, as a fraction
+def accuracy(predicted: np.ndarray, gold: np.ndarray) -> float:
+    return float(accuracy_score(gold, predicted))
+
+
+def f1(predicted: np.ndarray, gold: np.ndarray) -> float:
+    """F1 of the positive class (label 1), 0 where it is never predicted nor gold (GLUE's MRPC and QQP F1)."""
+    return float(f1_score(gold, predicted, pos_label=1, average="binary", zero_division=0))
+
+
+def matthews_correlation(predicted: np.ndarray, gold: np.ndarray) -> float:
+    """MCC; 0 by definition where one class is all there is (a constant run: sklearn warns, and is not heard)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="A single label was found")
+        return float(matthews_corrcoef(gold, predicted))
+
+
+def pearson(predicted: np.ndarray, gold: np.ndarray) -> float:
+    """Pearson's r; nan where it is undefined (either side constant, or fewer than two examples)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        return float(stats.pearsonr(predicted, gold)[0]) if len(gold) > 1 else float("nan")
+
+
+def spearmanr(predicted: np.ndarray, gold: np.ndarray) -> float:
+    """Spearman's rho; nan where it is undefined (as pearson)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        return float(stats.spearmanr(predicted, gold)[0]) if len(gold) > 1 else float("nan")
+
+
+# ------------------------------------------------------------------ a task's metrics
 def classification_metrics(spec: TaskSpec, predictions: Any, references: Any) -> dict[str, float]:
     """Accuracy, MCC, positive-class F1 and their GLUE combinations, as asked by the spec."""
     predicted, gold = _as_labels(predictions, spec.name), _as_labels(references, spec.name)
@@ -64,20 +99,13 @@ def classification_metrics(spec: TaskSpec, predictions: Any, references: Any) ->
     if unknown:
         raise ClaimsError(f"{spec.name}: reference labels {unknown} are not among the task's ids 0..{spec.num_labels - 1}",
                           "score a labelled split (GLUE test sets carry -1, their labels are hidden)")
-    with warnings.catch_warnings():  # one class only (a constant run): sklearn warns, MCC is 0 by definition
-        warnings.filterwarnings("ignore", message="A single label was found")
-        return _classification_values(spec, predicted, gold)
-
-
-def _classification_values(spec: TaskSpec, predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:
     values: dict[str, float] = {}
-    accuracy = 100 * float(accuracy_score(gold, predicted))
     if "accuracy" in spec.metrics or "combined_score" in spec.metrics:
-        values["accuracy"] = accuracy
+        values["accuracy"] = 100 * accuracy(predicted, gold)
     if "f1" in spec.metrics:
-        values["f1"] = 100 * float(f1_score(gold, predicted, pos_label=1, average="binary", zero_division=0))
+        values["f1"] = 100 * f1(predicted, gold)
     if "matthews_correlation" in spec.metrics:
-        values["matthews_correlation"] = 100 * float(matthews_corrcoef(gold, predicted))
+        values["matthews_correlation"] = 100 * matthews_correlation(predicted, gold)
     if "combined_score" in spec.metrics:
         values["combined_score"] = (values["accuracy"] + values["f1"]) / 2
     return values
@@ -87,11 +115,8 @@ def regression_metrics(spec: TaskSpec, predictions: Any, references: Any) -> dic
     """Pearson and Spearman correlations (nan where either side is constant) and their mean."""
     predicted, gold = _as_scores(predictions, spec.name), _as_scores(references, spec.name)
     _check_lengths(spec.name, predicted, gold)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.ConstantInputWarning)
-        pearson = float(stats.pearsonr(predicted, gold)[0]) if len(gold) > 1 else float("nan")
-        spearman = float(stats.spearmanr(predicted, gold)[0]) if len(gold) > 1 else float("nan")
-    return {"pearson": 100 * pearson, "spearmanr": 100 * spearman, "combined_score": 100 * (pearson + spearman) / 2}
+    r, rho = pearson(predicted, gold), spearmanr(predicted, gold)
+    return {"pearson": 100 * r, "spearmanr": 100 * rho, "combined_score": 100 * (r + rho) / 2}
 
 
 # --------------------------------------------------------------------------------------------- SQuAD
@@ -141,12 +166,15 @@ def squad_metrics(predictions: Mapping[str, str] | Sequence[str], references: Ma
         if missing:
             raise ClaimsError(f"squad: no prediction for {len(missing)} question(s), e.g. {missing[0]!r}",
                               "post-process the logits of every evaluation feature")
-        pairs = [(predictions[key], _gold_texts(references[key])) for key in references]
-    else:
-        pairs = [(prediction, _gold_texts(reference)) for prediction, reference in zip(predictions, references, strict=True)]
-    exact = [max(squad_exact_match(p, g) for g in golds) if golds else 0.0 for p, golds in pairs]
-    f1 = [max(squad_f1(p, g) for g in golds) if golds else 0.0 for p, golds in pairs]
-    return {"exact_match": 100 * float(np.mean(exact)), "f1": 100 * float(np.mean(f1))}
+        predictions, references = [predictions[key] for key in references], list(references.values())
+    return {name: 100 * float(np.mean(values)) for name, values in squad_scores(predictions, references).items()}
+
+
+def squad_scores(predictions: Sequence[str], references: Sequence[Any]) -> dict[str, list[float]]:
+    """Each question's exact_match and f1 (fractions), the best over its gold answers (0 for a question without any)."""
+    pairs = [(prediction, _gold_texts(reference)) for prediction, reference in zip(predictions, references, strict=True)]
+    return {"exact_match": [max((squad_exact_match(p, g) for g in golds), default=0.0) for p, golds in pairs],
+            "f1": [max((squad_f1(p, g) for g in golds), default=0.0) for p, golds in pairs]}
 
 
 def compute(spec: TaskSpec, predictions: Any, references: Any) -> dict[str, float]:
@@ -163,9 +191,7 @@ def paper_cell(spec: TaskSpec, metrics: Mapping[str, float | None], metric: str 
 
     None where the metric is undefined for the run (a correlation of constant predictions).
     """
-    chosen = metric or spec.paper_metric
-    if chosen not in spec.paper_metrics:
-        raise ClaimsError(f"{spec.name}: {chosen!r} fills no cell of the paper", f"use one of {', '.join(spec.paper_metrics)}")
+    chosen = cell_metric(spec, metric)
     if chosen not in metrics:
         raise ClaimsError(f"{spec.name}: the metrics lack {chosen!r} (have {', '.join(metrics)})", "pass compute()'s result")
     value = metrics[chosen]

@@ -15,9 +15,11 @@ pytest-xdist (`pytest --run-slow -n N`, its default `--dist load`):
     is refused under -n (a claim could read an entry before another worker has refreshed it).
 Ray (`--executor ray [--ray-address ADDR]`): after collection, before the first test, the jobs of the
 selected claims (the same -k / -m selection) run on Ray (harness.execute.ray_executor) and reach the
-cache; the claims then read them back. A claim that reads a job that failed on Ray fails with that
-job's error (skips, for a missing input) rather than train it here. The driver pins itself to one GPU,
-as each task sees one, so that its cache keys (which count the GPUs Trainer would use) are the workers'.
+cache; the claims then read them back through the session's one AccuracyRunner (refresh off once the
+executor has refreshed: results.json still records --refresh as given). A claim that reads a job that
+failed on Ray fails with that job's error (skips, for a missing input) rather than train it here. The
+driver pins itself to one GPU, as each task sees one, so that its cache keys (which count the GPUs
+Trainer would use) are the workers'. A job item follows the claims' error policy (harness.plugin.session).
 This module wires the engines into pytest; it trains and judges nothing itself (harness.measure, harness.judge).
 """
 
@@ -33,11 +35,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.errors import ClaimsError, MissingInput
+from harness.device import gpu_count
+from harness.errors import ClaimsError
 from harness.judge.verdict import Verdict
 from harness.plugin.options import REGISTRY_KEY, accuracy_runner_of, claim_of
-from harness.plugin.session import SESSION_KEY
+from harness.plugin.session import SESSION_KEY, error_policy
 from harness.reporting.results import ClaimResult
+from harness.spec import families
 from harness.spec.registry import Claim
 
 if TYPE_CHECKING:  # the measuring modules import torch: loaded only when a run fine-tunes, not for every pytest start
@@ -47,7 +51,6 @@ if TYPE_CHECKING:  # the measuring modules import torch: loaded only when a run 
 GPU_INPUT, THREADS_INPUT, DESELECTED_OUTPUT = "claims_gpu", "claims_threads", "claims_deselected"
 RESULT_ATTRIBUTE = "claims_result"  # the worker's ClaimResult JSON on a claim test's report
 BLOCKED_KEY = pytest.StashKey[dict[str, ClaimsError]]()  # claim node id -> the error of a job that failed on Ray
-REFRESH_KEY = pytest.StashKey[bool]()  # --refresh as given, while the claims run with it off (the executor refreshed)
 LOCAL_ENV_KEY = pytest.StashKey[dict[str, Any]]()  # CUDA_VISIBLE_DEVICES before the driver pinned itself
 SPEED_REASON = ("not timed under pytest-xdist ({workers} workers share this machine's CPU and GPU with it): time the speed "
                 "claims alone, `pytest claims -m speed`")
@@ -67,9 +70,7 @@ def visible_gpus(config: pytest.Config) -> list[str]:
     listed = os.environ.get("CUDA_VISIBLE_DEVICES")
     if listed is not None:
         return [name.strip() for name in listed.split(",") if name.strip()]
-    import torch
-
-    return [str(index) for index in range(torch.cuda.device_count())]  # NVML: CUDA is not initialised here
+    return [str(index) for index in range(gpu_count())]  # NVML: CUDA is not initialised here
 
 
 def configure(config: pytest.Config) -> None:
@@ -106,19 +107,13 @@ def configure(config: pytest.Config) -> None:
 
 
 def accuracy_claims(items: list[pytest.Item]) -> list[tuple[pytest.Item, Claim]]:
-    """The selected accuracy claim tests that will run (not skipped by a mark): what the jobs are planned for."""
-    from harness.measure.accuracy import cells_needed
-
+    """The selected claim tests of the families that fine-tune (harness.spec.families) that will run (not skipped by a
+    mark): what the jobs are planned for."""
     found = []
     for item in items:
         claim = claim_of(item)
-        if claim is None or item.get_closest_marker("skip") is not None:
-            continue
-        try:
-            cells_needed(claim)
-        except ClaimsError:  # not an accuracy claim
-            continue
-        found.append((item, claim))
+        if claim is not None and item.get_closest_marker("skip") is None and families.get(claim.family).fine_tuned:
+            found.append((item, claim))
     return found
 
 
@@ -136,12 +131,8 @@ class JobItem(pytest.Item):
     def runtest(self) -> None:
         from harness.measure.finetune.run import run_job
 
-        try:
+        with error_policy(self.job.describe(), "fine-tune"):  # the claims' policy: a missing input skips
             result = run_job(self.job, self.cache)
-        except MissingInput as missing:
-            raise pytest.skip.Exception(f"cannot fine-tune {self.job.describe()}: {missing}") from None
-        except ClaimsError as error:
-            raise pytest.fail.Exception(f"{self.job.describe()}: {error}", pytrace=False) from None
         self.user_properties.append(("cache", "hit" if result.cached else "trained"))
 
     def reportinfo(self) -> tuple[Path, None, str]:
@@ -185,13 +176,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.hookimpl(tryfirst=True)  # before harness.plugin.storage records the options
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker sends the claims its -m / -k deselected to the controller (xdist sends workeroutput after this)."""
     config = session.config
     if hasattr(config, "workerinput") and SESSION_KEY in config.stash:
         config.workeroutput[DESELECTED_OUTPUT] = sorted(config.stash[SESSION_KEY].deselected)
-    if REFRESH_KEY in config.stash:
-        config.option.refresh = config.stash[REFRESH_KEY]  # results.json records the option as given
 
 
 class ControllerResults:
@@ -260,8 +249,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
             execution.merge(executor.run(replacements, runner.cache))
     except ClaimsError as error:
         raise pytest.UsageError(f"{error.what}; {error.fix}") from None
-    if runner.refresh:  # the executor refreshed every planned job: the claims read them back
-        config.stash[REFRESH_KEY], config.option.refresh = True, False
+    runner.refresh = False  # the executor refreshed every planned job (--refresh): the session's claims read them back
     blocked = config.stash.setdefault(BLOCKED_KEY, {})
     for item, claim in claims:
         for job in runner.planned_jobs([claim]):

@@ -20,11 +20,12 @@ from harness import device as device_module
 from harness.data.hub import expand_local, looks_like_local_path
 from harness.errors import ClaimsError, MissingInput
 from harness.paths import data_root, shared_dir
+from harness.spec import families, speed_options
 from harness.spec import registry as registry_module
-from harness.spec import speed_options
 from harness.spec.registry import Claim, Registry
 
 REGISTRY_KEY = pytest.StashKey[Registry]()
+RUNNER_KEY = pytest.StashKey[Any]()  # the session's AccuracyRunner, built at its first use
 SLOW_REASON = "needs --run-slow: full fine-tuning"
 MARKERS = {
     "size": "size: parameter-count claims (Table 3); offline, seconds",
@@ -223,10 +224,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None or not marker.args:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: a test taking `claim` needs @pytest.mark.claims('<family>', ...)")
     registry = metafunc.config.stash[REGISTRY_KEY]
-    unknown = set(marker.args) - set(registry_module.FAMILIES)
+    unknown = set(marker.args) - set(families.names())
     if unknown:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: unknown claim families {sorted(unknown)}; "
-                                f"known: {', '.join(registry_module.FAMILIES)}")
+                                f"known: {', '.join(families.names())}")
     claims = registry.family(*marker.args)
     metafunc.parametrize("claim", [pytest.param(c, marks=_marks(c), id=c.id) for c in claims])
 
@@ -257,12 +258,15 @@ def data_dir_of(config: pytest.Config) -> Path | None:
 
 
 def accuracy_runner_of(config: pytest.Config) -> Any:
-    """The AccuracyRunner the run's options describe: the one the accuracy claims use and the executors plan for."""
-    from harness.measure.accuracy import AccuracyRunner
-    from harness.measure.finetune.cache import ResultCache
+    """The session's AccuracyRunner, built once from the run's options (kept in config.stash): the one the accuracy
+    claims use and the executors plan for, so a job asked twice in a process is run (or read back) once."""
+    if RUNNER_KEY not in config.stash:
+        from harness.measure.accuracy import AccuracyRunner
+        from harness.measure.finetune.cache import ResultCache
 
-    return AccuracyRunner.from_options(vars(config.option), config.rootpath, ResultCache(config.getoption("--cache-dir")),
-                                       refresh=config.getoption("--refresh"))
+        config.stash[RUNNER_KEY] = AccuracyRunner.from_options(
+            vars(config.option), config.rootpath, ResultCache(config.getoption("--cache-dir")), refresh=config.getoption("--refresh"))
+    return config.stash[RUNNER_KEY]
 
 
 @pytest.fixture(scope="session")
@@ -273,7 +277,7 @@ def checkpoints(pytestconfig: pytest.Config) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def accuracy_runner(pytestconfig: pytest.Config) -> Any:
-    """The session's fine-tuning jobs: each model, task and seed run (or read from the cache) once."""
+    """The session's fine-tuning jobs (accuracy_runner_of): each model, task and seed run (or read from the cache) once."""
     return accuracy_runner_of(pytestconfig)
 
 

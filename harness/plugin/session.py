@@ -4,8 +4,9 @@
 harness.judge.verdict) and keeps the Verdict with the details the test gives; `pytest_runtest_makereport`
 keeps what became of each claim test (its pytest outcome, a skip with its reason, or an error when the
 test ended before it recorded anything) and puts the claim into the test's JUnit properties (paper value,
-measurement, interval, tolerance, seeds, verdict). The error policy, the same for every claim family,
-wraps the setup and the call of every claim test:
+measurement, interval, tolerance, seeds, verdict). The error policy (`error_policy`), the same for every
+claim family and for the fine-tuning jobs run as test items (harness.plugin.distributed), wraps the setup
+and the call of every claim test:
     harness.errors.MissingInput  (an absent input: weights, data, a GPU, the Hub, an option)
                                  -> the claim skips: "cannot measure <claim id>: <the error and its fix>";
     any other ClaimsError        -> the claim fails with its message, no traceback (pytrace off): a
@@ -93,17 +94,25 @@ def _error_message(report: pytest.TestReport, call: pytest.CallInfo[None]) -> st
 
 
 @contextlib.contextmanager
-def _error_policy(claim: Claim, item: pytest.Item | None = None) -> Iterator[None]:
-    """An absent input skips the claim; any other ClaimsError fails it in one message; anything else propagates.
-
-    item (the call phase): under --fail-inconclusive, the xfail of an inconclusive verdict becomes a failure.
-    """
+def error_policy(subject: str, action: str = "measure") -> Iterator[None]:
+    """The suite's one error policy, for a claim test and a fine-tuning job item alike: an absent input skips
+    ("cannot <action> <subject>: <the error and its fix>"); any other ClaimsError fails in one message, without a
+    traceback; anything else propagates (a bug of ours: its traceback)."""
     try:
         yield
     except MissingInput as missing:  # `from None`: the reason alone, not the exception it replaces
-        raise pytest.skip.Exception(f"cannot measure {claim.id}: {missing}") from None
+        raise pytest.skip.Exception(f"cannot {action} {subject}: {missing}") from None
     except ClaimsError as error:
-        raise pytest.fail.Exception(f"{claim.id}: {error}", pytrace=False) from None
+        raise pytest.fail.Exception(f"{subject}: {error}", pytrace=False) from None
+
+
+@contextlib.contextmanager
+def _claim_policy(claim: Claim, item: pytest.Item | None = None) -> Iterator[None]:
+    """error_policy for a claim; item (the call phase): under --fail-inconclusive, the xfail of an inconclusive
+    verdict becomes a failure."""
+    try:
+        with error_policy(claim.id):
+            yield
     except pytest.xfail.Exception as xfailed:
         result = item.config.stash[SESSION_KEY].results.get(item.nodeid) if item and SESSION_KEY in item.config.stash else None
         if (result is None or result.verdict.status is not Status.INCONCLUSIVE
@@ -115,14 +124,14 @@ def _error_policy(claim: Claim, item: pytest.Item | None = None) -> Iterator[Non
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Any:
     claim = claim_of(item)
-    with _error_policy(claim) if claim else contextlib.nullcontext():
+    with _claim_policy(claim) if claim else contextlib.nullcontext():
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     claim = claim_of(item)
-    with _error_policy(claim, item) if claim else contextlib.nullcontext():
+    with _claim_policy(claim, item) if claim else contextlib.nullcontext():
         return (yield)
 
 

@@ -28,12 +28,12 @@ from harness.judge.verdict import Status, Verdict, judge, judge_measurement
 from harness.measure.measurement import Measurement
 from harness.paths import PROJECT_ROOT
 from harness.reporting.results import ClaimResult, RunResults
+from harness.spec import families
 from harness.spec.registry import Claim, Registry
 
-ACCURACY_FAMILIES = ("glue", "macro", "retention", "downstream")
 DEFINITION = ("statement", "source", "paper_value", "unit", "model", "task", "metric", "tolerance", "seed_spread",
               "paper_seeds", "known_discrepancy", "out_of_scope", "params")  # what a row's version pins
-RELATIVE = 1e-6  # recomputed values agree when within this share (details keep rounded timings: speed gets 1e-3)
+RELATIVE = 1e-6  # values agree when within this share (a recomputed measurement: its family's `agreement`)
 
 
 def close(a: float | None, b: float | None, relative: float = RELATIVE) -> bool:
@@ -95,10 +95,10 @@ class Check:
             again = judge(row, recorded.measured, recorded.uncertainty, not_judged=recorded.not_judged)
         else:
             self.recomputed += 1
-            relative = 1e-3 if row.family == "speed" else RELATIVE
+            relative = families.get(row.family).agreement
             if not close(measurement.value, recorded.measured, relative):
                 self.findings.append(f"{row.id}: results.json says measured {recorded.measured!r}, "
-                                     f"{_source(row)} give {measurement.value!r}")
+                                     f"{families.get(row.family).recomputed_from} give {measurement.value!r}")
             again = judge_measurement(row, measurement, self.registry)
         self.compare(row, recorded, again)
 
@@ -113,44 +113,28 @@ class Check:
                 self.findings.append(f"{row.id}: results.json says {name} {said!r}, the judge gives {follows!r}")
 
     def measurement(self, result: ClaimResult, row: Claim) -> Measurement:
-        """The claim's measurement recomputed from what it rests on (MissingInput: that is not here)."""
-        if row.family in ACCURACY_FAMILIES:
-            return self.accuracy_runner().measure(row)  # read-only: nothing warns, a damaged entry raises
-        if row.family == "speed":
-            return Measurement(speedup_of(result.details), result.details, "")
-        if row.family == "size":
-            from harness.measure import size
-            from harness.measure.models import load_config
-
-            names = {"bert": self.option("bert_checkpoint"), "distilbert": self.option("distilbert_checkpoint")}
-            return size.measure(row, size.sizes({role: load_config(name) for role, name in names.items()}))
-        if row.family == "paper_arithmetic":
-            from harness.measure.arithmetic import recompute
-
-            return Measurement(recompute(row, self.registry), {}, "")
-        raise MissingInput(f"the {row.family} family has no measurement to recompute")
+        """The claim's measurement recomputed from what it rests on, by its family's `recompute` (harness.spec.families;
+        MissingInput: that is not here)."""
+        family = families.get(row.family)
+        if family.recompute is None:
+            raise MissingInput(f"the {row.family} family has no measurement to recompute")
+        return families.resolve(family.recompute)(self, result, row)
 
     def cache_entry(self, key_id: str) -> None:
         """A job's entry against its digests, and its metrics against its predictions scored with today's code."""
         from harness.measure.finetune.rescore import recompute
 
-        folder = self.cache.root.joinpath(*key_id.split("/"))
-        entry, problem, scores_only = self.cache.inspect(folder)
-        if entry is None and problem == "there is no entry":
+        found = self.cache.read(self.cache.root.joinpath(*key_id.split("/")), recompute)
+        if found.absent:
             self.notes.append(f"cache entry {key_id}: not in {self.cache.root}, so not checked")
-            return
-        if problem:
-            self.findings.append(f"cache entry {folder}: {problem}")
-            return
-        try:
-            scores = recompute(entry, self.cache.predictions_at(folder))
-        except ClaimsError as error:
-            self.notes.append(f"cache entry {key_id}: {error.what}")
-            return
-        if scores["metrics"] != entry.get("metrics") or scores["validity"] != entry.get("validity"):
-            self.findings.append(f"cache entry {folder}: its metrics {entry.get('metrics')} differ from its predictions "
-                                 f"scored with today's metric code, {scores['metrics']} (`python -m harness rescore` "
-                                 "rewrites them after a metric fix)")
+        elif found.problem:
+            self.findings.append(f"cache entry {found.folder}: {found.problem}")
+        elif found.unscored is not None:
+            self.notes.append(f"cache entry {key_id}: {found.unscored.what}")
+        elif found.scores_differ:
+            self.findings.append(f"cache entry {found.folder}: its metrics {found.entry.get('metrics')} differ from its "
+                                 f"predictions scored with today's metric code, {found.scores['metrics']} "
+                                 "(`python -m harness rescore` rewrites them after a metric fix)")
 
     # ------------------------------------------------------------------ the run's options
     def option(self, name: str) -> Any:
@@ -165,9 +149,32 @@ class Check:
         return self._runner
 
 
-def _source(row: Claim) -> str:
-    return {"speed": "its recorded chunk times", "size": "the architectures", "paper_arithmetic": "the registry's figures"}.get(
-        row.family, "the cached predictions")
+# ------------------------------------------------------------------ how each family is recomputed (harness.spec.families)
+def recompute_accuracy(check: Check, result: ClaimResult, row: Claim) -> Measurement:
+    """An accuracy row from the cached predictions, through the claims' own AccuracyRunner, read-only: nothing trains,
+    nothing warns, a damaged entry raises."""
+    return check.accuracy_runner().measure(row)
+
+
+def recompute_speed(check: Check, result: ClaimResult, row: Claim) -> Measurement:
+    """A speed row from its recorded timings."""
+    return Measurement(speedup_of(result.details), result.details, "")
+
+
+def recompute_size(check: Check, result: ClaimResult, row: Claim) -> Measurement:
+    """A size row from the architectures of the run's checkpoints."""
+    from harness.measure import size
+    from harness.measure.models import load_config
+
+    names = {"bert": check.option("bert_checkpoint"), "distilbert": check.option("distilbert_checkpoint")}
+    return size.measure(row, size.sizes({role: load_config(name) for role, name in names.items()}))
+
+
+def recompute_arithmetic(check: Check, result: ClaimResult, row: Claim) -> Measurement:
+    """A check of the paper's arithmetic from the registry's figures."""
+    from harness.measure.arithmetic import recompute
+
+    return Measurement(recompute(row, check.registry), {}, "")
 
 
 def speedup_of(details: dict[str, Any]) -> float:

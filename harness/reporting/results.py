@@ -22,7 +22,7 @@ from harness.errors import ClaimsError
 from harness.files import atomic_write_text
 from harness.judge.uncertainty import Uncertainty
 from harness.judge.verdict import Interval, Status, Verdict
-from harness.spec import tasks
+from harness.spec import families, tasks
 from harness.spec.registry import MODEL_LABELS, TOLERANCE_KINDS, Claim, Registry, SeedSpread, Tolerance
 
 SCHEMA_VERSION = 1
@@ -45,13 +45,13 @@ def _mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-PAPER_CHECK_FAMILIES = ("paper_arithmetic",)  # rows that check the paper against itself: counted apart from claims
 PAPER_CHECK_OUTCOMES = {Status.REPRODUCED: "holds", Status.NOT_REPRODUCED: "does not hold"}
 
 
 def kind_of(claim: Claim) -> str:
-    """'paper check' for a check of the paper's own arithmetic, else 'claim' (what is reproduced or not)."""
-    return "paper check" if claim.family in PAPER_CHECK_FAMILIES else "claim"
+    """'paper check' for a family that checks the paper against itself (harness.spec.families), counted apart from the
+    claims; else 'claim' (what is reproduced or not)."""
+    return "paper check" if families.is_paper_check(claim.family) else "claim"
 
 
 def check_outcome(status: Status) -> str:

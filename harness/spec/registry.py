@@ -2,9 +2,9 @@
 
 A row (the paper's wording and source, value, metric, tolerance and the reasons for each) is merged
 from its family's `defaults`, the template it `include`s (lm-evaluation-harness style) and its own
-fields; a cell of Table 1 or 2 takes its metric from its task (tasks.yaml); `params` are checked per
-family (PARAMS). The claim tests are parametrized over the rows (harness.plugin). This module only
-reads and checks; judging is harness.judge.verdict's job.
+fields; a cell of Table 1 or 2 takes its metric from its task (tasks.yaml); the families, their `params`
+and which rows are cells are harness.spec.families' table, read here. The claim tests are parametrized
+over the rows (harness.plugin). This module only reads and checks; judging is harness.judge.verdict's job.
 """
 
 from __future__ import annotations
@@ -18,62 +18,18 @@ from typing import Any, Literal, NoReturn, get_args, get_origin
 from harness.errors import ClaimsError, did_you_mean
 from harness.files import read_yaml
 from harness.paths import CLAIMS_DIR
-from harness.spec.tasks import get_task, glue_task_names, task_names
+from harness.spec import families
+from harness.spec.families import METRICS
+from harness.spec.tasks import get_task, task_names
 
 SCHEMA_VERSION = 1
 DEFAULT_REGISTRY = CLAIMS_DIR / "registry.yaml"
 
-FAMILIES = ("size", "speed", "glue", "macro", "retention", "downstream", "paper_arithmetic", "out_of_scope")
 MARKERS = ("size", "speed", "slow", "paper")
 MODELS = ("bert", "distilbert", "both")
 # How the report and the statements name each model (DistilBERT (D): the SQuAD job distilled from BERT).
 MODEL_LABELS = {"bert": "BERT-base", "distilbert": "DistilBERT", "distilbert_d": "DistilBERT (D)", "both": "both models"}
 TOLERANCE_KINDS = ("absolute", "relative", "at_least", "at_most")
-# Every metric a row may name, with what it measures (units: 0-100 points for task scores).
-METRICS = {
-    "parameters_millions": "trainable parameters of the bare encoder, in millions",
-    "percent_fewer_parameters": "100 * (1 - params(DistilBERT) / params(BERT))",
-    "speedup": "time(BERT) / time(DistilBERT) for the same inputs, measured in one run",
-    "matthews_correlation": "Matthews correlation x 100 (GLUE's CoLA metric)",
-    "accuracy": "accuracy x 100",
-    "f1": "F1 x 100: binary F1 of the positive class for MRPC/QQP; SQuAD's token-overlap F1 (official normalization) for SQuAD",
-    "combined_score": "mean of accuracy and F1 x 100 (run_glue's combined score for MRPC/QQP)",
-    "pearson": "Pearson correlation x 100 (GLUE's STS-B metric)",
-    "spearmanr": "Spearman correlation x 100",
-    "exact_match": "SQuAD exact match x 100, official answer normalization",
-    "macro_score": "unweighted mean of the per-task cells of Table 1",
-    "retention_percent": "100 * macro(DistilBERT) / macro(BERT)",
-    "points_behind": "score(BERT) - score(DistilBERT), in points",
-    "mean": "arithmetic mean of the paper's own figures",
-    "ratio_percent": "100 * a / b of the paper's own figures",
-    "not_measured": "no measurement here: the claim is out of scope",
-}
-# Families whose rows with a task are cells of the paper's tables: their metric is the task's paper metric.
-CELL_FAMILIES = ("glue", "downstream")
-
-
-@dataclass(frozen=True)
-class Param:
-    """One key of a family's params: its type (a typing form), whether a row must give it, its value when absent."""
-
-    kind: Any
-    required: bool = False
-    default: Any = None
-
-
-_GLUE_TASK = Literal[tuple(glue_task_names())]
-# The params each family's harness code reads; any other key is an error naming the row and the key.
-PARAMS: dict[str, dict[str, Param]] = {
-    "size": {}, "glue": {}, "out_of_scope": {},
-    "speed": {"device": Param(Literal["cpu", "cuda"]), "pairs": Param(int), "paper_seconds": Param(dict[str, float]),
-              "paper_hardware": Param(str), "dtype": Param(Literal["float32", "bfloat16"]),
-              "batch_sizes": Param(list[int]), "seq_lengths": Param(list[int]), "rounds": Param(int)},
-    "macro": {"exclude": Param(list[_GLUE_TASK], default=[])},
-    "retention": {"exclude": Param(list[_GLUE_TASK], default=[]), "paper_own_figures_percent": Param(float)},
-    "downstream": {"distillation": Param(bool), "metric_of_gap": Param(Literal[tuple(METRICS)])},
-    "paper_arithmetic": {"operation": Param(Literal["mean", "ratio_percent"], required=True), "operands": Param(list[str]),
-                         "values": Param(list[float]), "substitute": Param(dict[str, float])},
-}
 
 
 EDGE = 1e-12  # a value exactly on a tolerance's edge is inside it
@@ -165,7 +121,7 @@ class Registry:
 
 # The type of every field a row may hold (a typing form; Tolerance: a {kind, value} mapping).
 _FIELDS: dict[str, Any] = {
-    "id": str, "version": int, "family": Literal[FAMILIES], "statement": str, "source": str,
+    "id": str, "version": int, "family": Literal[families.names()], "statement": str, "source": str,
     "metric": Literal[tuple(METRICS)], "metric_reason": str, "marker": Literal[MARKERS], "paper_value": float,
     "unit": str, "model": Literal[MODELS], "task": Literal[tuple(task_names())], "tolerance": Tolerance,
     "tolerance_reason": str, "seed_spread": SeedSpread, "paper_seeds": int, "known_discrepancy": str, "out_of_scope": str, "notes": str,
@@ -274,8 +230,8 @@ def _shared(path: Path, document: dict[str, Any]) -> _Shared:
         raise ClaimsError(f"{path}: 'defaults' and 'templates' must map names to fields", "see claims/registry.yaml's header")
     defaults = {family: _Block(path, f"defaults {family!r}", raw, _BLOCK_FIELDS) for family, raw in blocks["defaults"].items()}
     for family, block in defaults.items():
-        if family not in FAMILIES:
-            block.fail("", f"unknown family; {did_you_mean(str(family), FAMILIES)}")
+        if family not in families.FAMILIES:
+            block.fail("", f"unknown family; {did_you_mean(str(family), families.FAMILIES)}")
     templates = {name: _Block(path, f"template {name!r}", raw, (*_BLOCK_FIELDS, "include"))
                  for name, raw in blocks["templates"].items()}
     shared = _Shared(defaults, templates)
@@ -285,23 +241,24 @@ def _shared(path: Path, document: dict[str, Any]) -> _Shared:
 
 
 def _take_task_metric(row: _Block, merged: dict[str, Any]) -> None:
-    """A cell's metric is its task's paper metric (tasks.yaml); a metric the row names must be one of them."""
+    """A cell's metric is its task's paper metric (families.cell_metric); a metric the row names must be one of them."""
     family, task, metric = merged.get("family"), merged.get("task"), merged.get("metric")
-    if family not in CELL_FAMILIES or task is None or family == "downstream" and metric == "points_behind":
-        return
+    if not isinstance(task, str) or task not in task_names() or not families.is_cell(family, task, metric):
+        return  # not a cell (an unknown task is named by the field check)
     spec = get_task(task)
-    if metric is None:
-        merged["metric"] = spec.paper_metric
-        merged.setdefault("metric_reason", spec.paper_metric_reason or None)
-    elif metric not in spec.paper_metrics:
+    try:
+        merged["metric"] = families.cell_metric(spec, metric)
+    except ClaimsError:
         row.fail("metric", f"{metric!r} fills no cell of task {task!r}: its paper metrics are "
                            f"{', '.join(spec.paper_metrics)} (leave metric out to take {spec.paper_metric!r})")
+    if metric is None:
+        merged.setdefault("metric_reason", spec.paper_metric_reason or None)
 
 
 def _params(claim: _Block, layers: list[_Block]) -> dict[str, Any]:
-    """The merged params, checked against the family's PARAMS; an error names the block that set the key."""
+    """The merged params, checked against the family's (harness.spec.families); an error names the block that set the key."""
     family = claim.values["family"]
-    schema, params = PARAMS[family], dict(claim.values.get("params", {}))
+    schema, params = families.get(family).params, dict(claim.values.get("params", {}))
     for key, value in params.items():
         origin = next(layer for layer in reversed(layers) if key in (layer.raw.get("params") or {}))
         if key not in schema:

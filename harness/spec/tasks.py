@@ -2,13 +2,16 @@
 
 A TaskSpec says where a task's data lives (the Hub, and the classic local files), which columns are
 the inputs, what the labels are, which splits are evaluated, which metrics are reported and which one
-fills the paper's cell (and why: the claim registry takes a cell's metric from here). Loaders
-(harness.data), preprocessing, metrics, the claim registry and the report all read it.
+fills the paper's cell (and why: the claim registry takes a cell's metric from here), whether a run no
+better than a constant predictor still counts (WNLI), and what a job of the task costs (its split sizes
+and padded tokens, for the GPU-time model). Loaders (harness.data), preprocessing, metrics, validity,
+the claim registry, the report and the executors' plan all read it.
 This module only reads and checks the table; it loads no data.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +39,16 @@ class LocalFormat:
 
 
 @dataclass(frozen=True)
+class TaskCost:
+    """What the GPU-time model (harness.execute.makespan) prices a job of the task by: the released split sizes
+    (training rows; rows scored), and the tokens a row costs when random batches are padded to their longest row."""
+
+    train_rows: int
+    eval_rows: int
+    padded_tokens: float
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One task of the paper, as data."""
 
@@ -60,6 +73,9 @@ class TaskSpec:
     paper_metric_reason: str = ""  # why paper_metric fills the cell (the registry's metric_reason for the task's rows)
     doc_stride: int | None = None
     label_range: tuple[float, float] | None = None  # regression targets (STS-B: 0 to 5)
+    # Not in a job's cache key (keyed False): neither decides a trained result.
+    constant_predictor_exempt: str = field(default="", metadata={"keyed": False})  # why a constant predictor still counts
+    cost: TaskCost | None = field(default=None, metadata={"keyed": False})  # the GPU-time model's figures (None: overhead only)
 
     @property
     def num_labels(self) -> int:
@@ -75,6 +91,11 @@ class TaskSpec:
     def paper_split(self) -> str:
         """The split the paper's figure is measured on: the test set where the paper says so, else the first dev set."""
         return self.test_split or self.eval_splits[0]
+
+    def keyed(self) -> dict[str, Any]:
+        """The fields that decide a trained result, as the cache key holds them (harness.measure.finetune.job_key)."""
+        fields = TaskSpec.__dataclass_fields__
+        return {name: value for name, value in dataclasses.asdict(self).items() if fields[name].metadata.get("keyed", True)}
 
 
 
@@ -96,6 +117,14 @@ def _parse_local(name: str, raw: Any) -> LocalFormat:
         headerless_splits=tuple(headerless.get("splits", ())),
         headerless_fields=tuple(headerless.get("fields", ())),
     )
+
+
+def _parse_cost(name: str, raw: Any) -> TaskCost:
+    fields = tuple(TaskCost.__dataclass_fields__)
+    if not isinstance(raw, dict) or set(raw) != set(fields) or not all(
+            isinstance(raw[f], (int, float)) and not isinstance(raw[f], bool) and raw[f] >= 0 for f in fields):
+        _fail(name, "cost", f"expected the numbers {', '.join(fields)}")
+    return TaskCost(int(raw["train_rows"]), int(raw["eval_rows"]), float(raw["padded_tokens"]))
 
 
 def parse_task(name: str, raw: Any) -> TaskSpec:
@@ -129,6 +158,8 @@ def parse_task(name: str, raw: Any) -> TaskSpec:
             paper_metric_reason=str(raw.get("paper_metric_reason") or ""),
             doc_stride=raw.get("doc_stride"),
             label_range=tuple(raw["label_range"]) if raw.get("label_range") else None,
+            constant_predictor_exempt=" ".join(str(raw.get("constant_predictor_exempt") or "").split()),
+            cost=_parse_cost(name, raw["cost"]) if raw.get("cost") is not None else None,
         )
     except KeyError as missing:
         _fail(name, str(missing.args[0]), "missing (required)")

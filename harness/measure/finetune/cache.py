@@ -13,8 +13,13 @@ Files are written atomically, predictions first: result.json is the commit point
 digests of its record, of its scores (metrics and validity) and of its predictions file: an entry whose
 record or predictions were edited is refused (the job trains again); one whose scores alone were edited
 is recomputed from its intact predictions (`load(key, recompute)`), nothing trained. Any refusal is a
-CacheWarning saying why, never a wrong result. This module stores, checks and finds results; running a
-job is harness.measure.finetune.job's, computing scores harness.measure.finetune.rescore's.
+CacheWarning saying why, never a wrong result.
+
+`read(key or folder, recompute)` is the one read of an entry (a StoredEntry): checked against its digests
+(and its job), its predictions read, its scores recomputed from them. Every reader uses it and decides what
+to do with what it finds: `load`/`peek` (a job about to run), run.cached_result (check's measurements), the
+rescore command, the check of each entry. This module stores, checks and finds results; running a job is
+harness.measure.finetune.run's, computing scores harness.measure.finetune.rescore's (passed in as `recompute`).
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ import math
 import shutil
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ClaimsError
 from harness.files import atomic_write_text, canonical_json, digest, file_sha256
 from harness.measure.finetune import predictions as stored_predictions
 from harness.measure.finetune.identity import key_libraries
@@ -42,6 +48,8 @@ RESULT_FILE, PREDICTIONS_FILE, LOCK_FILE = "result.json", "predictions.json", "j
 MODEL_DIR, TRAINER_DIR = "model", "trainer"  # the fine-tuned model a student needs as its teacher; checkpoints
 SCORES = ("metrics", "validity")  # recomputable from the predictions; everything else is the record
 CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")  # and rng_state*.pth (one per process)
+NO_ENTRY = "there is no entry"
+NO_PREDICTIONS = "no stored predictions (written by an older harness, or by hand); run its job again to keep them"
 LOG = logging.getLogger(__name__)
 Recompute = Callable[[dict[str, Any], dict[str, SplitPredictions]], dict[str, Any]]
 
@@ -68,6 +76,37 @@ class JobKey:
     @property
     def id(self) -> str:
         return f"{self.job_id}/{self.env_id}"
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One entry as `ResultCache.read` found it: what is stored, whether it can be used, its recomputed scores."""
+
+    folder: Path
+    entry: dict[str, Any] | None  # as stored; None when absent or unreadable
+    problem: str | None = None  # why it cannot be used as it is stored; None: intact
+    recomputable: bool = False  # the problem is in its scores alone, and its predictions are intact
+    predictions: dict[str, SplitPredictions] | None = field(default=None, repr=False)
+    scores: dict[str, Any] | None = None  # {"metrics", "validity"} recomputed from the predictions with today's code
+    unscored: ClaimsError | None = None  # why they could not be recomputed (no predictions, unreadable, unscorable)
+
+    @property
+    def absent(self) -> bool:
+        return self.entry is None and self.problem == NO_ENTRY
+
+    @property
+    def intact(self) -> bool:
+        return self.entry is not None and self.problem is None
+
+    @property
+    def refused(self) -> str | None:
+        """Why the entry cannot be used even from its predictions (absent, unreadable, another job's, edited record)."""
+        return self.problem if self.entry is None or (self.problem and not self.recomputable) else None
+
+    @property
+    def scores_differ(self) -> bool:
+        """Whether the recomputed scores differ from the stored ones (a metric fix, or scores edited by hand)."""
+        return self.scores is not None and any(self.scores[name] != (self.entry or {}).get(name) for name in SCORES)
 
 
 def _valid_metrics(metrics: Any) -> bool:
@@ -165,57 +204,61 @@ class ResultCache:
             lock.release()
 
     # ------------------------------------------------------------------ reading
+    def read(self, where: JobKey | Path, recompute: Recompute | None = None) -> StoredEntry:
+        """The one read of an entry: checked (digests; its job, given a key); given recompute, its scores recomputed."""
+        key = where if isinstance(where, JobKey) else None
+        folder = self.folder(key) if key is not None else Path(where)
+        found = StoredEntry(folder, *self._inspect(folder, key))
+        if recompute is None or found.refused or found.entry is None:
+            return found
+        if not (found.entry.get("digests") or {}).get("predictions"):
+            return replace(found, unscored=ClaimsError(NO_PREDICTIONS, "python -m pytest ... --refresh, or delete its cache folder"))
+        try:
+            predictions = stored_predictions.read(folder / PREDICTIONS_FILE)
+            return replace(found, predictions=predictions, scores=recompute(found.entry, predictions))
+        except ClaimsError as error:
+            return replace(found, unscored=error)
+
     def peek(self, key: JobKey) -> dict[str, Any] | None:
         """The stored entry when it is intact, else None; silent and writes nothing (the check before the lock)."""
-        entry, problem, _ = self._inspect(self.folder(key), key)
-        return entry if problem is None else None
+        found = self.read(key)
+        return found.entry if found.intact else None
 
     def load(self, key: JobKey, recompute: Recompute | None = None) -> dict[str, Any] | None:
-        """The stored entry of this job, or None with a CacheWarning when one was there but unusable.
-
-        recompute(entry, predictions) -> {"metrics", "validity"}: given, an entry whose scores alone were edited is
-        recomputed from its intact predictions and rewritten (call it under the job's lock), nothing trained.
-        """
-        folder, path = self.folder(key), self.entry_path(key)
-        if not path.is_file():
+        """The stored entry of this job, or None with a CacheWarning when one was there but unusable. Given recompute,
+        an entry whose scores alone were edited is rescored and rewritten (call it under the job's lock), nothing trained."""
+        found = self.read(key)
+        if found.absent:
             self._warn_other_versions(key)
             return None
-        entry, problem, scores_only = self._inspect(folder, key)
-        if problem is None:
-            return entry
-        if scores_only and recompute is not None:
-            warnings.warn(CacheWarning(f"cached result {path} was edited by hand ({problem}); its metrics are recomputed "
-                                       "from its intact stored predictions, nothing is trained"), stacklevel=2)
-            return self.rewrite_scores(folder, entry, recompute(entry, self.predictions_at(folder)))
+        if found.intact:
+            return found.entry
+        if found.recomputable and recompute is not None:
+            found = self.read(key, recompute)  # only now are its predictions read and scored
+        path = self.entry_path(key)
+        if found.entry is not None and found.scores is not None:
+            warnings.warn(CacheWarning(f"cached result {path} was edited by hand ({found.problem}); its metrics are "
+                                       "recomputed from its intact stored predictions, nothing is trained"), stacklevel=2)
+            return self.rewrite_scores(found.folder, found.entry, found.scores)
+        problem = found.problem if found.unscored is None else f"{found.problem}; {found.unscored.what}"
         warnings.warn(CacheWarning(f"cached result {path} cannot be used: {problem}; the job runs again and replaces it"),
                       stacklevel=2)
         return None
 
     def predictions(self, key: JobKey) -> dict[str, SplitPredictions]:
         """The job's stored predictions by split (a ClaimsError when there are none)."""
-        return self.predictions_at(self.folder(key))
-
-    def predictions_at(self, folder: Path) -> dict[str, SplitPredictions]:
-        return stored_predictions.read(folder / PREDICTIONS_FILE)
+        return stored_predictions.read(self.predictions_path(key))
 
     def entries(self) -> list[Path]:
         """The folders of every stored entry under the root, whatever its job or library versions, sorted."""
         return sorted(path.parent for path in self.root.glob(f"*/*/{RESULT_FILE}"))
-
-    def inspect_job(self, key: JobKey) -> tuple[dict[str, Any] | None, str | None, bool]:
-        """(entry, problem, scores_only) of a job's entry, checked against the job and its own digests; writes nothing."""
-        return self._inspect(self.folder(key), key)
-
-    def inspect(self, folder: Path) -> tuple[dict[str, Any] | None, str | None, bool]:
-        """(entry, problem, scores_only) of a stored entry, checked against its own digests (not against a job)."""
-        return self._inspect(folder, None)
 
     def _inspect(self, folder: Path, key: JobKey | None) -> tuple[dict[str, Any] | None, str | None, bool]:
         path = folder / RESULT_FILE
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return None, "there is no entry", False
+            return None, NO_ENTRY, False
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             return None, f"not readable JSON ({error})", False
         if not isinstance(entry, dict) or entry.get("schema_version") != SCHEMA_VERSION:

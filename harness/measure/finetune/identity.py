@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from harness.device import gpu_count
 from harness.files import file_sha256
 
 KEY_LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "numpy")
@@ -105,8 +106,4 @@ def training_devices(device: str) -> int:
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world > 1:
         return world
-    if device == "cuda":
-        import torch
-
-        return max(torch.cuda.device_count(), 1)
-    return 1
+    return max(gpu_count(), 1) if device == "cuda" else 1

@@ -104,7 +104,7 @@ def job_key(job: Job) -> JobKey:
     device_count = training_devices(job.device)
     configuration = {
         "checkpoint": checkpoint_identity(job.checkpoint),
-        "task": dataclasses.asdict(job.spec),
+        "task": job.spec.keyed(),
         "settings": dataclasses.asdict(job.settings),
         "seed": job.seed,
         "data": {split: source.identity() for split, source in job.sources.items()},

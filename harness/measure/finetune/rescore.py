@@ -2,8 +2,9 @@
 
 `scores(spec, predictions, nonfinite_loss_step)` is the one place a job's per-example predictions become
 the metrics and the validity its cache entry holds: harness.measure.finetune.training calls it after training,
-harness.measure.finetune.cache (through `recompute`) when an entry's metrics were edited by hand, and the rescore
-command for every entry of a cache after a fix to the metric code, which is not part of any cache key
+and every read of a cache entry (ResultCache.read, given `recompute`) when a job's entry was edited by hand,
+when `python -m harness check` scores it again, and in the rescore command for every entry of a cache after a
+fix to the metric code, which is not part of any cache key
 (harness.measure.finetune.identity). The command trains nothing: it recomputes each entry's scores with today's
 code, rewrites (atomically, under the job's lock) only the entries whose scores changed, and says what
 changed; an entry without predictions (written by an older harness) is named and left as it is.
@@ -14,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.errors import ClaimsError
 from harness.measure.finetune.cache import ResultCache
 from harness.measure.finetune.predictions import SplitPredictions, metrics_of
 from harness.measure.finetune.validity import Validity, judge
@@ -63,25 +63,17 @@ def rescore_cache(cache: ResultCache) -> dict[str, list[str]]:
     report: dict[str, list[str]] = {"changed": [], "unchanged": [], "left": []}
     for folder in cache.entries():
         with cache.lock_folder(folder):
-            entry, problem, scores_only = cache.inspect(folder)
+            found = cache.read(folder, recompute)
             name = folder.relative_to(cache.root).as_posix()
-            if entry is None or (problem and not scores_only):
-                report["left"].append(f"{name}: {problem}")
+            if found.refused or found.unscored is not None:
+                report["left"].append(f"{name}: {found.refused or found.unscored.what}")
                 continue
-            if not (entry.get("digests") or {}).get("predictions"):
-                report["left"].append(f"{name}: no stored predictions (written by an older harness, or by hand); "
-                                      "run its job again to keep them")
-                continue
-            try:
-                new = recompute(entry, cache.predictions_at(folder))
-            except ClaimsError as error:
-                report["left"].append(f"{name}: {error.what}")
-                continue
-            changes = _differences(entry, new)
-            if not changes and not problem:
+            assert found.entry is not None and found.scores is not None
+            changes = _differences(found.entry, found.scores)
+            if not changes and not found.problem:
                 report["unchanged"].append(name)
                 continue
-            cache.rewrite_scores(folder, entry, new)
-            job = entry.get("job", "")
+            cache.rewrite_scores(folder, found.entry, found.scores)
+            job = found.entry.get("job", "")
             report["changed"].append(f"{name} ({job}): " + ("; ".join(changes) or "digest restored, values unchanged"))
     return report

@@ -1,6 +1,7 @@
 """Running a fine-tuning job, or reading it back: `run_job` returns the job's result from the cache when it
 holds one, else trains it (harness.measure.finetune.training) and stores it, holding the job's lock so that
-processes sharing a cache train each job once; `cached_result` reads a job back and never trains.
+processes sharing a cache train each job once; `cached_result` reads a job back and never trains. Both read
+the cache through its one read path (ResultCache.read, with harness.measure.finetune.rescore's `recompute`).
 """
 
 from __future__ import annotations
@@ -56,12 +57,13 @@ def cached_result(job: Job, cache: ResultCache) -> JobResult:
     A MissingInput when the cache holds no entry for the job; a ClaimsError when its entry cannot be used.
     """
     key = job_key(job)
-    entry, problem, scores_only = cache.inspect_job(key)
-    if entry is None and not cache.entry_path(key).is_file():
+    found = cache.read(key, recompute)
+    if found.absent:
         raise MissingInput(f"{job.describe()} is not in the cache {cache.root}",
                            "check the run with the cache it was measured with (--cache-dir)")
-    if entry is None or (problem and not scores_only):
-        raise ClaimsError(f"{cache.folder(key)}: {problem}", "run the claims again: the job is trained again and replaced")
-    stored = cache.predictions(key)
-    return JobResult(job, key, {**entry, **recompute(entry, stored)}, cached=True, cache=cache, stored_predictions=stored)
-
+    if found.refused:
+        raise ClaimsError(f"{found.folder}: {found.refused}", "run the claims again: the job is trained again and replaced")
+    if found.unscored is not None:  # no predictions, or predictions that cannot be read or scored
+        raise found.unscored
+    assert found.entry is not None and found.scores is not None
+    return JobResult(job, key, {**found.entry, **found.scores}, cached=True, cache=cache, stored_predictions=found.predictions)

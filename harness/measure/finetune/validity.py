@@ -11,28 +11,23 @@ A run is invalid (a failed run, not a low score) when
   here. One whose logits no longer depend on the question answers a span at the same positions of
   every window and scores a few points by chance overlap; telling that from a weak real run needs the
   contexts, which the predictions do not keep, so it stays a (very low) measurement.
-WNLI is exempt from the constant-predictor rule (not from the NaN rule): its dev set is adversarial to the
-models of the paper's era, whose own figures sit at or below the majority-class rate (BERT 53.5,
-DistilBERT 56.3 = 40/71, ../shared/paper.md), so the rule cannot tell a failed run from the paper's outcome.
-This module decides validity; what a claim does with invalid seeds is harness.measure.accuracy's.
+A task whose spec says `constant_predictor_exempt` (harness/spec/tasks.yaml: WNLI, whose dev set is adversarial
+to the models of the paper's era, their own figures at or below the majority-class rate) is exempt from the
+constant-predictor rule, not from the NaN rule. The metrics themselves are harness.measure.metrics'; this module
+decides validity; what a claim does with invalid seeds is harness.measure.accuracy's.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from harness.measure import metrics
 from harness.measure.finetune.predictions import SplitPredictions
 from harness.spec.tasks import TaskSpec
-
-CONSTANT_RULE_EXEMPT = {
-    "wnli": "WNLI is exempt from the constant-predictor rule: the paper's own figures are at or below its "
-            "majority-class rate (BERT 53.5, DistilBERT 56.3 = 40/71)",
-}
 
 
 @dataclass(frozen=True)
@@ -63,22 +58,17 @@ def judge(spec: TaskSpec, predictions: SplitPredictions, nonfinite_loss_step: in
         problems, passed = _regression(predictions)
     else:
         problems, passed = _squad(predictions)
-    if problems and spec.name in CONSTANT_RULE_EXEMPT:
-        return Validity(True, f"{CONSTANT_RULE_EXEMPT[spec.name]} (on {split}: {'; '.join(problems)})")
+    if problems and spec.constant_predictor_exempt:
+        return Validity(True, f"{spec.constant_predictor_exempt} (on {split}: {'; '.join(problems)})")
     if problems:
         return Validity(False, f"no better than a constant predictor on {split}: {'; '.join(problems)}")
     return Validity(True, f"better than a constant predictor on {split}: {', '.join(passed)}")
 
 
 def _classification(spec: TaskSpec, predictions: SplitPredictions) -> tuple[list[str], list[str]]:
-    from sklearn.metrics import f1_score, matthews_corrcoef
-
     gold, predicted = np.asarray(predictions.references, dtype=int), np.asarray(predictions.predicted, dtype=int)
-    majority_label = int(np.bincount(gold).argmax())
-    majority, accuracy = float(np.mean(gold == majority_label)), float(np.mean(predicted == gold))
-    with warnings.catch_warnings():  # one class only: sklearn warns, MCC is 0 by definition
-        warnings.simplefilter("ignore")
-        mcc = float(matthews_corrcoef(gold, predicted))
+    majority = metrics.accuracy(np.full_like(gold, np.bincount(gold).argmax()), gold)  # the majority class's accuracy
+    accuracy, mcc = metrics.accuracy(predicted, gold), metrics.matthews_correlation(predicted, gold)
     problems, passed = [], []
     if len(set(predicted.tolist())) == 1:
         label = int(predicted[0])
@@ -93,9 +83,8 @@ def _classification(spec: TaskSpec, predictions: SplitPredictions) -> tuple[list
     else:
         passed.append(f"MCC {100 * mcc:.2f} > 0")
     if "f1" in spec.metrics:
-        f1 = float(f1_score(gold, predicted, pos_label=1, average="binary", zero_division=0))
-        one_class = {float(f1_score(gold, np.full_like(gold, label), pos_label=1, average="binary", zero_division=0))
-                     for label in (0, 1)}
+        f1 = metrics.f1(predicted, gold)
+        one_class = {metrics.f1(np.full_like(gold, label), gold) for label in (0, 1)}
         if any(math.isclose(f1, value, abs_tol=1e-12) for value in one_class):
             problems.append(f"F1 {100 * f1:.2f} equals that of predicting one class")
         else:
@@ -104,16 +93,11 @@ def _classification(spec: TaskSpec, predictions: SplitPredictions) -> tuple[list
 
 
 def _regression(predictions: SplitPredictions) -> tuple[list[str], list[str]]:
-    from scipy import stats
-
     predicted = np.asarray([math.nan if p is None else p for p in predictions.predicted], dtype=float)
     gold = np.asarray(predictions.references, dtype=float)
     if not np.isfinite(predicted).all():
         return [f"{int((~np.isfinite(predicted)).sum())} predictions are not finite"], []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pearson = float(stats.pearsonr(predicted, gold)[0]) if len(gold) > 1 else math.nan
-        spearman = float(stats.spearmanr(predicted, gold)[0]) if len(gold) > 1 else math.nan
+    pearson, spearman = metrics.pearson(predicted, gold), metrics.spearmanr(predicted, gold)
     if not (math.isfinite(pearson) and math.isfinite(spearman)):
         return ["a correlation is undefined (constant predictions)"], []
     if pearson <= 0:
@@ -122,10 +106,8 @@ def _regression(predictions: SplitPredictions) -> tuple[list[str], list[str]]:
 
 
 def _squad(predictions: SplitPredictions) -> tuple[list[str], list[str]]:
-    from harness.measure.metrics import squad_metrics
-
-    f1 = squad_metrics(list(predictions.predicted), list(predictions.references))["f1"]
-    nothing = squad_metrics([""] * len(predictions), list(predictions.references))["f1"]
+    f1 = metrics.squad_metrics(list(predictions.predicted), list(predictions.references))["f1"]
+    nothing = metrics.squad_metrics([""] * len(predictions), list(predictions.references))["f1"]
     if f1 <= nothing:
         return [f"F1 {f1:.2f} is no better than answering nothing ({nothing:.2f})"], []
     return [], [f"F1 {f1:.2f} > answering nothing ({nothing:.2f})"]
