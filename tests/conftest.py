@@ -48,11 +48,20 @@ def no_training(monkeypatch):
 
 
 @pytest.fixture
-def offline(monkeypatch):
-    """The Hugging Face Hub unreachable (HF_HUB_OFFLINE=1), whatever this machine's network: tests never depend on it."""
+def offline(monkeypatch, tmp_path_factory):
+    """The Hugging Face Hub not asked (offline mode, as huggingface_hub and datasets read it) and an empty Hub cache,
+    whatever this machine's network and caches: tests never depend on them."""
+    import datasets
+    from huggingface_hub import constants
+
     from harness.data import hub
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hub.hub_is_reachable.cache_clear()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # for subprocesses; the libraries read it at import:
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    empty = tmp_path_factory.getbasetemp() / "empty-hub-cache"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(empty))
+    hub.forget()
     yield
-    hub.hub_is_reachable.cache_clear()
+    hub.forget()

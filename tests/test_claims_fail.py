@@ -1,5 +1,6 @@
-"""Errors fail, end to end: an inner claims run whose metric sees one prediction fewer than references, or whose
-data file is malformed, fails those claims (verdict `error`, the message naming the problem) and exits non-zero.
+"""Errors fail, end to end: an inner claims run whose metric sees one prediction fewer than references fails that
+claim (verdict `error`, the message naming the problem) and exits non-zero; one whose data file is malformed stops
+before any training (harness/plugin/preflight.py), naming the file and the line, and writes no report.
 
 The inner run is claims/test_accuracy.py itself on tiny random checkpoints and the fixture data, through the
 plugin's one error policy (harness/plugin/session.py): only a missing input skips. The metric is made to see
@@ -37,27 +38,43 @@ def tiny_bert(tiny_checkpoints) -> str:
     return tiny_checkpoints["bert"]
 
 
-def test_a_scoring_error_and_a_malformed_file_fail_their_claims_and_the_run(pytester, tiny_bert, tmp_path):
-    data = tmp_path / "data"
-    shutil.copytree(FIXTURES / "glue", data / "glue")
-    bad_file = data / "glue" / "MRPC" / "dev.tsv"
-    lines = bad_file.read_text(encoding="utf-8").splitlines()
-    lines[2] = "0\t900013\tone sentence and no second field"  # line 3: too few fields
-    bad_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+def _run_claims(pytester, tiny_bert, tmp_path, data, keyword):
     pytester.makeini("[pytest]\n")
     pytester.makeconftest(SHORT_METRIC)
     test_file = pytester.makepyfile(test_accuracy=ACCURACY_CLAIMS.read_text())
-    report_dir = tmp_path / "run"
-    result = pytester.runpytest_subprocess(
+    return pytester.runpytest_subprocess(
         str(test_file), "--run-slow", "--protocol", "smoke", "--bert-checkpoint", tiny_bert, "--distilbert-checkpoint",
-        tiny_bert, "--data-dir", str(data), "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(report_dir),
+        tiny_bert, "--data-dir", str(data), "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "run"),
+        "-k", keyword, "-p", "no:cacheprovider", "-q")
+
+
+def test_a_malformed_file_stops_the_run_before_training_and_a_scoring_error_fails_its_claim(pytester, tiny_bert, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURES / "glue", data / "glue")
+    bad_file = data / "glue" / "MRPC" / "dev.tsv"
+    good = bad_file.read_text(encoding="utf-8")
+    lines = good.splitlines()
+    lines[2] = "0\t900013\tone sentence and no second field"  # line 3: too few fields
+    bad_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pytester.makeini("[pytest]\n")
+    pytester.makeconftest('pytest_plugins = ["harness.plugin"]')  # in this process: the run stops before any test runs
+    test_file = pytester.makepyfile(test_accuracy=ACCURACY_CLAIMS.read_text())
+    stopped = pytester.runpytest(
+        str(test_file), "--run-slow", "--protocol", "smoke", "--bert-checkpoint", tiny_bert, "--distilbert-checkpoint",
+        tiny_bert, "--data-dir", str(data), "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "run"),
         "-k", "glue.rte.bert or glue.mrpc.bert", "-p", "no:cacheprovider", "-q")
+    output = stopped.stdout.str() + stopped.stderr.str()
+    assert stopped.ret == pytest.ExitCode.USAGE_ERROR, output[-3000:]
+    assert str(bad_file) in output and "line 3" in output and "before any training" in output, output[-3000:]
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.json")), "nothing was trained"
+    assert not (tmp_path / "run" / "results.json").exists()
+
+    bad_file.write_text(good, encoding="utf-8")
+    result = _run_claims(pytester, tiny_bert, tmp_path, data, "glue.rte.bert")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
-    result.assert_outcomes(failed=2)
-    claims = {c["id"]: c for c in json.loads((report_dir / "results.json").read_text())["claims"]}
-    rte, mrpc = claims["glue.rte.bert"], claims["glue.mrpc.bert"]
+    result.assert_outcomes(failed=1)
+    rte = {c["id"]: c for c in json.loads((tmp_path / "run" / "results.json").read_text())["claims"]}["glue.rte.bert"]
     assert rte["verdict"] == "error" and "rte: 2 predictions for 3 references" in rte["message"], rte["message"]
-    assert mrpc["verdict"] == "error" and str(bad_file) in mrpc["message"] and "line 3" in mrpc["message"], mrpc["message"]
     output = result.stdout.str()
     assert "SKIPPED" not in output.split("DistilBERT claims")[0], "an error is never a skip"
     assert "ERROR" in output and "glue.rte.bert" in output

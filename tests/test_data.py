@@ -120,40 +120,64 @@ def test_offline_without_local_data_names_the_task_and_the_fix(offline):
     with pytest.raises(ClaimsError) as error:
         loading.load_split(get_task("qqp"), "validation")
     message = str(error.value)
-    assert "task 'qqp', split 'validation'" in message and "unreachable" in message
+    assert "task 'qqp', split 'validation'" in message and "offline mode" in message
+    assert "dataset 'nyu-mll/glue' (qqp) at revision 'main'" in message and "not in the datasets cache" in message
     assert "--glue-dir DIR (DIR/QQP/dev.tsv" in message and "--data-dir ROOT" in message
 
 
 def test_offline_with_a_root_lacking_the_file_names_the_path(tmp_path, offline):
-    with pytest.raises(ClaimsError, match=r"looked for .*glue/MNLI/dev_matched.tsv.*unreachable"):
+    with pytest.raises(ClaimsError, match=r"looked for .*glue/MNLI/dev_matched.tsv.*not in the datasets cache"):
         loading.load_split(get_task("mnli"), "validation_matched", tmp_path)
 
 
-def test_an_explicit_folder_lacking_the_file_never_falls_back(tmp_path, monkeypatch):
-    monkeypatch.setattr(loading, "hub_is_reachable", lambda: True)
+def test_an_explicit_folder_lacking_the_file_never_falls_back(tmp_path, fake_hub):
     with pytest.raises(ClaimsError, match=r"no local file found"):
         loading.load_split(get_task("cola"), "validation", glue_dir=tmp_path)
+    assert fake_hub == []
+
+
+FAKE_COMMIT = "c0ffee" + "0" * 34
 
 
 @pytest.fixture
-def fake_hub(monkeypatch):
-    """The Hub reachable, and load_dataset answering with the Hub's columns plus one extra."""
+def fake_hub(monkeypatch, tmp_path):
+    """The Hub answering (online, empty caches): dataset_info gives FAKE_COMMIT for any revision, and load_dataset the
+    Hub's columns plus one extra; the calls of both are recorded."""
+    from types import SimpleNamespace
+
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    from harness.data import hub
+
     calls = []
 
-    def load_dataset(path, name=None, split=None):
-        calls.append((path, name, split))
+    def dataset_info(self, repo_id, *, revision=None, timeout=None, **_):
+        calls.append(("dataset_info", repo_id, revision))
+        return SimpleNamespace(sha=FAKE_COMMIT)
+
+    def load_dataset(path, name=None, split=None, revision=None):
+        calls.append((path, name, split, revision))
         return datasets.Dataset.from_dict({"sentence": ["a b"], "label": [1], "idx": [0], "extra": ["x"]})
 
-    monkeypatch.setattr(loading, "hub_is_reachable", lambda: True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache")
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", dataset_info)
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
-    return calls
+    hub.forget()
+    yield calls
+    hub.forget()
 
 
-def test_hub_path_asks_for_the_right_dataset(fake_hub):
+def test_hub_path_asks_for_the_right_dataset_at_its_resolved_commit(fake_hub):
     dataset = loading.load_split(get_task("cola"), "validation")
-    assert fake_hub == [("nyu-mll/glue", "cola", "validation")]
+    assert fake_hub == [("dataset_info", "nyu-mll/glue", "main"), ("nyu-mll/glue", "cola", "validation", FAKE_COMMIT)]
     assert dataset.column_names == ["sentence", "label", "idx"]
-    assert loading.locate(get_task("cola"), "validation").describe() == "hub:nyu-mll/glue/cola"
+    source = loading.locate(get_task("cola"), "validation")
+    assert source.describe() == f"hub:nyu-mll/glue/cola@{FAKE_COMMIT}"
+    assert source.identity() == {"kind": "hub", "location": "nyu-mll/glue/cola", "hub_name": "nyu-mll/glue",
+                                 "commit": FAKE_COMMIT}
 
 
 def test_a_root_lacking_the_file_falls_back_to_the_hub(tmp_path, fake_hub):
@@ -187,7 +211,7 @@ def _glue_file(tmp_path: Path, folder: str, name: str, text: str | bytes) -> Pat
 
 
 @pytest.mark.parametrize("task, folder, name, text, expected", [
-    ("sst2", "SST-2", "dev.tsv", "text\tlabel\nfine \t1\n", r"header line: missing column\(s\) \['sentence'\]"),
+    ("sst2", "SST-2", "dev.tsv", "text\tlabel\nfine \t1\n", r"line 1 \(the header\): missing column\(s\) \['sentence'\]"),
     ("sst2", "SST-2", "dev.tsv", "sentence\tlabel\nfine \t1\nodd \t2\n", r"line 3, field 'label': label '2' is not one of sst2's labels \['0', '1'\]"),
     ("mnli", "MNLI", "dev_matched.tsv", "sentence1\tsentence2\tgold_label\na\tb\t-\n", r"line 2, field 'gold_label': label '-'"),
     ("rte", "RTE", "dev.tsv", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tyes\n", r"label 'yes' is not one of rte's labels \['entailment', 'not_entailment'\]"),

@@ -47,15 +47,20 @@ WORK: list[Path] = []  # the module's scratch folder (module-scoped: hypothesis 
 
 @pytest.fixture(autouse=True, scope="module")
 def scratch(tmp_path_factory):
-    """A scratch folder for the inputs, a throwaway Arrow cache; the Hub is never asked (HF_HUB_OFFLINE)."""
+    """A scratch folder for the inputs, a throwaway Arrow cache; the Hub is never asked (offline mode, as huggingface_hub
+    and datasets read it)."""
+    import datasets
+    from huggingface_hub import constants
+
     WORK[:] = [tmp_path_factory.mktemp("fuzz")]
-    saved = {name: os.environ.get(name) for name in (loading.CACHE_ENV, "HF_HUB_OFFLINE")}
-    os.environ[loading.CACHE_ENV], os.environ["HF_HUB_OFFLINE"] = str(WORK[0] / "cache"), "1"
-    hub.hub_is_reachable.cache_clear()
-    yield
-    for name, value in saved.items():
-        os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
-    hub.hub_is_reachable.cache_clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(loading.CACHE_ENV, str(WORK[0] / "cache"))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setattr(constants, "HF_HUB_OFFLINE", True)
+        patch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+        hub.forget()
+        yield
+    hub.forget()
 
 
 def one_line_or_accepted(call: Callable[[], Any]) -> None:

@@ -55,14 +55,21 @@ def test_a_checkpoint_path_with_a_typo_says_it_does_not_exist(tmp_path):
         models.load_config(str(tmp_path / "weights.bin"))
 
 
-def test_unknown_checkpoint_offline_names_the_fix():
-    with pytest.raises(ClaimsError, match="Hub is unreachable") as error:
-        models.load_config("someone/unknown-model")
-    assert "local folder" in str(error.value)
+def test_unknown_checkpoint_offline_names_the_name_the_revision_and_the_fix():
+    with pytest.raises(ClaimsError, match=r"model 'someone/unknown-model' at revision 'v2': offline mode .* not in the "
+                                          r"Hugging Face cache") as error:
+        models.load_config("someone/unknown-model@v2")
+    assert "hf download someone/unknown-model --revision v2" in error.value.fix and "local folder" in error.value.fix
+
+
+def test_a_mistyped_hub_name_offline_says_did_you_mean():
+    with pytest.raises(ClaimsError) as error:
+        models.load_pretrained("bert-base-uncase", "sequence_classification")
+    assert "did you mean 'bert-base-uncased'" in error.value.fix
 
 
 def test_pretrained_weights_offline_or_missing_name_the_fix(tmp_path):
-    with pytest.raises(ClaimsError, match="need the Hugging Face Hub"):
+    with pytest.raises(ClaimsError, match="model 'bert-base-uncased' at revision 'main': offline mode"):
         models.load_pretrained("bert-base-uncased", "sequence_classification")
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ClaimsError, match="has no weights"):

@@ -237,3 +237,20 @@ def test_a_metric_outside_the_tasks_paper_metrics_is_refused(tmp_path, row):
 def test_a_statement_template_with_an_unknown_name_names_the_row(tmp_path):
     with pytest.raises(ClaimsError, match=r"claim #1 \(id 'glue.cola.bert'\), field 'statement': cannot fill"):
         registry.load(write_registry(tmp_path, GLUE_ROW | {"statement": "{modle} scores"}))
+
+
+# ---------------------------------------------------------------- seed spreads that name a reference
+
+REPRODUCTION = {"id": "reference.study", "source": "paper.md", "note": "Five-seed study (batch 16)."}
+SPREAD_ROW = {**GOOD_ROW, "seed_spread": {"sigma": 1.0, "seeds": 5, "source": "reference.study", "note": "RTE sigma 1.0."}}
+
+
+def test_a_seed_spread_names_its_reference_once(tmp_path):
+    claim = registry.load(write_registry(tmp_path, SPREAD_ROW, references=[REPRODUCTION])).claims[0]
+    assert claim.seed_spread.source == "Five-seed study (batch 16) (paper.md, reference.study): RTE sigma 1.0."
+    assert claim.seed_spread.seeds == 5
+
+
+def test_a_seed_spread_note_needs_a_reference(tmp_path):
+    with pytest.raises(ClaimsError, match="a `note` needs `source` to name a reference"):
+        registry.load(write_registry(tmp_path, SPREAD_ROW, references=[]))

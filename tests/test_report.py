@@ -51,7 +51,7 @@ def every_verdict() -> results_module.RunResults:
                                        Verdict.error(claim, "RuntimeError: out of memory"))
     return document([
         judged("size.bert.parameters", 109.48224),  # reproduced
-        judged("glue.rte.distilbert", 40.0),  # not reproduced
+        judged("glue.rte.distilbert", 95.0),  # not reproduced (far above: one run below the paper may be a near-failed one)
         judged("glue.cola.bert", 60.3, seeds=[1, 2, 3]),  # inconclusive: outside ±3, within one seed's noise (sigma 1.7)
         judged("speed.cpu.stsb_speedup", 1.9, seconds={"bert": 30.2, "distilbert": 15.9}, speedup=1.9,
                chunk_seconds={"bert": [15.0, 15.2], "distilbert": [8.0, 7.9]}),
@@ -345,7 +345,7 @@ def test_the_report_shows_intervals_paired_comparisons_not_judged_and_the_paper_
     noise = Uncertainty((95.1, 98.3), (-1.9, 1.3), 3.2, True, "2 cells: the spread of the run's 3 valid seeds",
                         {"valid": 6, "invalid": 1, "runs": [{"cell": "bert rte", "seed": 44, "valid": False,
                                                             "reason": "no better than a constant predictor"}]},
-                        {"sd": 0.4, "interval": [95.9, 97.5], "resamples": 1000}, comparisons)
+                        {"sd": 0.4, "interval": [95.9, 97.5], "resamples": 1000}, comparisons, equivalence=(-0.9, 0.4))
     retention = REGISTRY.get("retention.with_wnli")
     quick = REGISTRY.get("glue.sst2.bert")
     arithmetic = REGISTRY.get("paper.table1.retention_is_97_percent")

@@ -83,14 +83,6 @@ def test_mcnemar_is_the_exact_binomial_test_on_the_discordant_examples():
     assert significance.mcnemar(spec, first, first, [42, 42]).p_value == 1.0
 
 
-def test_the_speed_ratio_interval_is_a_paired_bootstrap_over_the_chunks():
-    distilbert = RNG.uniform(0.1, 0.5, 300)  # chunks of very different lengths
-    exact = significance.ratio_interval(2.0 * distilbert, distilbert)
-    assert exact.low == pytest.approx(2.0) and exact.high == pytest.approx(2.0), "paired: the chunk lengths cancel"
-    noisy = significance.ratio_interval(2.0 * distilbert * RNG.lognormal(0, 0.05, 300), distilbert)
-    assert noisy.low < 2.0 < noisy.high and noisy.high - noisy.low < 0.05
-
-
 # ---------------------------------------------------------------- a measurement's uncertainty, assembled
 
 
@@ -116,8 +108,9 @@ def test_a_gap_gets_the_paired_bootstrap_mcnemar_and_its_seeds():
     assert [test["seeds"] for test in imdb["mcnemar"]] == [[42, 42], [43, 43], [44, 44]]
     assert "interval" in imdb["paired_bootstrap"] and "sd" in found.dev_set
     assert "paired bootstrap" in found.source
-    verdict = judge(claim, 0.6, found)
-    assert verdict.status is Status.REPRODUCED and "1 invalid" in verdict.message
+    verdict = judge(claim, 0.6, found)  # inside "at most 0.64 + 0.5", but 3 seeds of a gap cannot show it (TOST)
+    assert verdict.status is Status.INCONCLUSIVE and "consistent with the paper" in verdict.message
+    assert "1 invalid" in verdict.message
 
 
 def test_a_cell_without_predictions_says_so_and_keeps_its_seed_level():

@@ -1,183 +1,244 @@
-"""The verdicts' statistics proven by simulation with known truth, for every Table 1 cell at --seeds 1, 3 and 5.
+"""The verdict rule proven by simulation from truths it does not assume, for every Table 1 cell and the combined claims.
 
-A replication's seeds are normal around the cell's true value with the cell's published spread (its
-registry seed_spread; a cell with none gets SPREAD_WITHOUT_PRIOR, any value would do: the run's own seeds
-set the scale from 3 on, and below 3 such a cell has no interval at all); the paper's figure is the
-median of 5 such seeds of a model with the same true value (a faithful replication) or one off by a
-known difference. Every replication goes through the code the claims use (harness.judge.noise for the
-seed level, harness.judge.uncertainty for the margin and the paper's seeds, harness.judge.verdict.decide
-for the verdict), REPLICATIONS at once, with fixed seeds. Asserted, per cell and seed count:
-  - a faithful replication is called "not reproduced" at most 5% of the time;
-  - the measurement's 95% interval covers the true value 95% +- 2% of the time;
-  - a model off by exactly the reported smallest detectable difference is called "not reproduced"
-    80% +- 5% of the time;
-  - a cell with neither a prior nor 3 valid seeds is never called "not reproduced" and reports no interval.
-The rates in docs/verdicts.md were printed by `python tests/test_verdicts_simulated.py`.
+Each replication draws a cell's runs, and the paper's own five, from a truth of harness.judge.simulate: the spread
+0.6, 1, 2 or 2.87 times the published one (the 95% range of a sigma estimated from 5 seeds), Student's t with 3
+degrees of freedom, 10% or 20% near-failed runs (valid, barely above a constant predictor), 10% or 20% failed runs,
+or 10% of each; every replication goes through the code the claims use (harness.judge.noise, harness.judge.verdict).
+Asserted, at 1, 2, 3 and 5 seeds (DRAWS replications; a bound of 5% is checked as 5% plus 3 Monte Carlo standard
+errors, ALLOWANCE):
+  - a faithful replication (true difference 0) is "not reproduced" at most 5% of the time, under every truth;
+  - a model whose truth lies on the tolerance's edge is "reproduced" at most 5% of the time under every truth the
+    intervals guard (the normal spreads and the t; further out it only grows rarer), and one off by the smallest
+    detectable difference under the near-failed and failed truths (they pull a median towards the paper, which the
+    edge alone cannot absorb);
+  - off by the smallest detectable difference (nominal truth), "not reproduced" comes out at least 75% of the time
+    (it is calibrated to 80%; the combined claims' normal approximation gives more);
+  - the issue's cases: RTE 8 points below the paper is "reproduced" at most 5% at 1, 3 and 5 seeds; the median over
+    all runs is the paper's estimator (unbiased against it under failed runs, where dropping them is not).
+docs/verdicts.md's simulated section is these very results (DISTILBERT_CLAIMS_WRITE_DOCS=1 pytest
+tests/test_verdicts_simulated.py rewrites it; the test fails when it is stale).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import zlib
+import functools
+import math
+import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness.judge import noise
-from harness.judge.uncertainty import margin, paper_seeds
-from harness.judge.verdict import decide
-from harness.measure.measurement import Combination
+from harness.judge.simulate import Truth, cell_rates, combined_rates, draw_runs
 from harness.spec import registry as registry_module
 
-REPLICATIONS = 4000
-SEED_COUNTS = (1, 3, 5)
-SPREAD_WITHOUT_PRIOR = 1.5  # points: the simulated truth of a cell with no published spread (the verdict is scale-free)
-CELLS = registry_module.load().family("glue")
-RANDOM_SEED = 20191002  # not the calibration's seed: the tests draw their own replications
+DRAWS = 4000
+SEED_COUNTS = (1, 2, 3, 5)
+ALLOWANCE = 0.05 + 3 * math.sqrt(0.05 * 0.95 / DRAWS)  # 5% up to 3 Monte Carlo standard errors: 6.0%
+GUARDED = (Truth(1.0), Truth(0.6), Truth(2.0), Truth(2.87), Truth(1.0, "t3"))
+MIXTURES = (Truth(near_failed=0.1), Truth(near_failed=0.2), Truth(failed=0.1), Truth(failed=0.2),
+            Truth(near_failed=0.1, failed=0.1))
+TRUTHS = GUARDED + MIXTURES
+REGISTRY = registry_module.load()
+CELLS = REGISTRY.family("glue")
+COMBINED = REGISTRY.family("macro", "retention")
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "verdicts.md"
+START, END = "<!-- simulated:start -->", "<!-- simulated:end -->"
 
 
-def simulate(claim, seeds: int, offset: float | str = 0.0, replications: int = REPLICATIONS, rng=None) -> dict:
-    """Rates over replications of one cell: 'not reproduced', the interval's coverage, and the detectable difference.
+def _margin(claim) -> float:
+    return claim.tolerance.value
 
-    offset: the true difference of our model from the paper's (points), or "detectable": each replication's
-    own reported smallest detectable difference (above the paper).
-    """
-    rng = rng or np.random.default_rng([RANDOM_SEED, seeds, zlib.crc32(claim.id.encode())])
-    prior = claim.seed_spread
-    sigma = prior.sigma if prior else SPREAD_WITHOUT_PRIOR
-    # The paper's figure is fixed (the registry's); its true value is that less the noise of its median of 5.
-    paper_noise = np.median(rng.standard_normal((replications, claim.paper_seeds)), axis=1)
-    truth = claim.paper_value - sigma * paper_noise
-    noise_draws = sigma * rng.standard_normal((replications, seeds))
-    probe = noise.seed_noise(noise_draws, prior, paper_seeds(claim))  # the scale does not depend on the offset
-    if offset == "detectable":
-        shift = probe.detectable(margin(claim))
-        if shift is None:
-            return {"not_reproduced": None, "coverage": None, "detectable": None}
-    else:
-        shift = np.full(replications, float(offset))
-    values = (truth + shift)[:, None] + noise_draws
-    seed_level = noise.seed_noise(values, prior, paper_seeds(claim))
-    interval, difference = seed_level.interval(), seed_level.difference(claim.paper_value)
-    if difference is None:
-        codes = decide(claim, seed_level.median, -np.inf, np.inf, False)
-        return {"not_reproduced": float(np.mean(codes == 2)), "coverage": None, "detectable": None}
-    codes = decide(claim, seed_level.median, *difference, True)
-    covered = (interval[0] <= truth + shift) & (truth + shift <= interval[1])
-    detectable = seed_level.detectable(margin(claim))
-    return {"not_reproduced": float(np.mean(codes == 2)), "coverage": float(np.mean(covered)),
-            "detectable": float(np.median(detectable))}
+
+def _rates(claim, seeds: int, truth: Truth) -> dict:
+    return _rates_of(claim.id, seeds, truth)
+
+
+@functools.cache
+def _rates_of(claim_id: str, seeds: int, truth: Truth) -> dict:
+    claim = next(c for c in CELLS + COMBINED if c.id == claim_id)
+    draws = DRAWS if claim.family == "glue" else DRAWS // 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # medians of replications that are errors (NaN)
+        if claim.family == "glue":
+            return cell_rates(claim, seeds, truth, draws)
+        return combined_rates(claim, CELLS, seeds, truth, draws)
+
+
+@functools.cache
+def study(claim_id: str, seeds: int) -> dict:
+    """Every rate the assertions and the docs need for one claim at one seed count."""
+    claim = next(c for c in CELLS + COMBINED if c.id == claim_id)
+    nominal = _rates(claim, seeds, Truth())
+    detectable = nominal["detectable"]
+    faithful = {truth: _rates(claim, seeds, truth) for truth in TRUTHS}
+    edge = {(truth, side): _rates(claim, seeds, dataclasses.replace(truth, true_difference=side * _margin(claim)))
+            for truth in GUARDED for side in (1, -1)}
+    # beyond the edge, under the guarded truths "reproduced" only grows rarer than on the edge: the mixtures are checked
+    beyond = {} if detectable is None else {
+        (truth, side): _rates(claim, seeds, dataclasses.replace(truth, true_difference=side * detectable))
+        for truth in MIXTURES for side in (1, -1)}
+    power = None if detectable is None else _rates(claim, seeds, Truth(true_difference=detectable))["not reproduced"]
+    return {"nominal": nominal, "detectable": detectable, "faithful": faithful, "edge": edge, "beyond": beyond,
+            "power": power}
+
+
+def _worst(rates: dict, verdict: str) -> tuple[float, str]:
+    key = max(rates, key=lambda k: rates[k][verdict]) if rates else None
+    if key is None or rates[key][verdict] == 0:
+        return 0.0, ""
+    truth = key[0] if isinstance(key, tuple) else key
+    return rates[key][verdict], truth.label()
+
+
+def problems_of(claim_id: str, seeds: int) -> list[str]:
+    found = study(claim_id, seeds)
+    problems = []
+    for truth, rates in found["faithful"].items():
+        if rates["not reproduced"] > ALLOWANCE:
+            problems.append(f"{claim_id} at {seeds}: faithful ({truth.label()}) not reproduced {rates['not reproduced']:.3f}")
+    for (truth, side), rates in found["edge"].items():
+        if rates["reproduced"] > ALLOWANCE:
+            problems.append(f"{claim_id} at {seeds}: on the edge {side:+d} ({truth.label()}) reproduced {rates['reproduced']:.3f}")
+    for (truth, side), rates in found["beyond"].items():
+        if rates["reproduced"] > ALLOWANCE:
+            problems.append(f"{claim_id} at {seeds}: off by the detectable difference {side:+d} ({truth.label()}) "
+                            f"reproduced {rates['reproduced']:.3f}")
+    if found["power"] is not None and found["power"] < 0.75:
+        problems.append(f"{claim_id} at {seeds}: off by the detectable difference, not reproduced {found['power']:.3f}")
+    return problems
 
 
 @pytest.mark.parametrize("seeds", SEED_COUNTS)
-def test_every_table1_cell_at_every_seed_count(seeds):
-    problems = []
-    for claim in CELLS:
-        faithful = simulate(claim, seeds)
-        off = simulate(claim, seeds, "detectable")
-        known = claim.seed_spread is not None or seeds >= noise.MIN_OWN_SEEDS
-        if faithful["not_reproduced"] > 0.05:
-            problems.append(f"{claim.id} seeds {seeds}: faithful called not reproduced {faithful['not_reproduced']:.3f}")
-        if not known:
-            if faithful["not_reproduced"] != 0 or faithful["coverage"] is not None or off["detectable"] is not None:
-                problems.append(f"{claim.id} seeds {seeds}: no prior, fewer than 3 seeds, yet judged: {faithful}, {off}")
-            continue
-        if not 0.93 <= faithful["coverage"] <= 0.97:
-            problems.append(f"{claim.id} seeds {seeds}: interval covers the truth {faithful['coverage']:.3f}")
-        if not 0.75 <= off["not_reproduced"] <= 0.85:
-            problems.append(f"{claim.id} seeds {seeds}: off by the detectable difference, called not reproduced "
-                            f"{off['not_reproduced']:.3f}")
+def test_every_table1_cell_holds_its_error_rates_under_every_truth(seeds):
+    problems = [problem for claim in CELLS for problem in problems_of(claim.id, seeds)]
     assert not problems, "\n".join(problems)
 
 
-def test_a_bigger_difference_is_found_more_often():
-    claim = next(c for c in CELLS if c.id == "glue.rte.distilbert")
-    rates = [simulate(claim, 5, offset)["not_reproduced"] for offset in (0.0, 6.0, 10.0, 20.0)]
-    assert rates == sorted(rates) and rates[0] <= 0.05 and rates[-1] > 0.95
-
-
-def test_the_old_fixed_tolerance_failed_faithful_replications_and_the_new_verdict_does_not():
-    """The issue's finding: at --seeds 1 a bare ±5 tolerance called a faithful RTE (DistilBERT) 'not reproduced' ~21%."""
-    claim = next(c for c in CELLS if c.id == "glue.rte.distilbert")
-    rng = np.random.default_rng(RANDOM_SEED)
-    paper_noise = np.median(rng.standard_normal((REPLICATIONS, 5)), axis=1)
-    ours = rng.standard_normal(REPLICATIONS)
-    old_rate = np.mean(np.abs(claim.seed_spread.sigma * (ours - paper_noise)) > claim.tolerance.value)
-    assert 0.17 < old_rate < 0.25
-    assert simulate(claim, 1)["not_reproduced"] <= 0.05
-
-
-def simulate_macro(claim, seeds: int, offset: float | str = 0.0, replications: int = REPLICATIONS) -> dict:
-    """As `simulate`, for a macro score: nine cells, each with its own spread, combined by harness.judge.noise.combine."""
-    rng = np.random.default_rng([RANDOM_SEED, seeds, zlib.crc32(claim.id.encode())])
-    cells = [c for c in CELLS if c.model == claim.model]
-    claim = dataclasses.replace(claim, paper_value=float(np.mean([c.paper_value for c in cells])))
-    sigmas = np.array([c.seed_spread.sigma if c.seed_spread else SPREAD_WITHOUT_PRIOR for c in cells])
-    truth = np.array([c.paper_value for c in cells]) - sigmas * np.median(
-        rng.standard_normal((replications, len(cells), claim.paper_seeds)), axis=2)
-    draws = sigmas[None, :, None] * rng.standard_normal((replications, len(cells), seeds))
-    combination = Combination("mean", (tuple(range(len(cells))),))
-    gradient = combination.gradient(np.zeros(len(cells)))
-
-    def combined(shift):
-        values = (truth + shift[:, None])[:, :, None] + draws
-        parts = [noise.seed_noise(values[:, i], c.seed_spread, paper_seeds(claim)) for i, c in enumerate(cells)]
-        return noise.combine(combination.value(np.stack([p.median for p in parts], axis=1)), parts, gradient)
-
-    shift = np.full(replications, 0.0)
-    if offset == "detectable":
-        shift = combined(shift).detectable(margin(claim))
-        if shift is None:
-            return {"not_reproduced": None, "coverage": None}
-    level = combined(shift)
-    difference = level.difference(claim.paper_value)
-    if difference is None:
-        return {"not_reproduced": float(np.mean(decide(claim, level.value, -np.inf, np.inf, False) == 2)), "coverage": None}
-    interval, target = level.interval(), truth.mean(axis=1) + shift
-    return {"not_reproduced": float(np.mean(decide(claim, level.value, *difference, True) == 2)),
-            "coverage": float(np.mean((interval[0] <= target) & (target <= interval[1])))}
-
-
 @pytest.mark.parametrize("seeds", SEED_COUNTS)
-def test_macro_scores_combine_their_cells_noise(seeds):
-    for claim in registry_module.load().family("macro"):
-        faithful, off = simulate_macro(claim, seeds), simulate_macro(claim, seeds, "detectable")
-        assert faithful["not_reproduced"] <= 0.05, (claim.id, seeds, faithful)
-        if seeds < noise.MIN_OWN_SEEDS:  # QNLI, SST-2, STS-B and WNLI have no prior: unknown, never not reproduced
-            assert faithful == {"not_reproduced": 0.0, "coverage": None}, (claim.id, seeds, faithful)
-            continue
-        assert 0.93 <= faithful["coverage"] <= 0.97, (claim.id, seeds, faithful)
-        assert 0.75 <= off["not_reproduced"] <= 0.85, (claim.id, seeds, off)
+def test_the_macro_scores_and_retentions_hold_their_error_rates_under_every_truth(seeds):
+    problems = [problem for claim in COMBINED for problem in problems_of(claim.id, seeds)]
+    assert not problems, "\n".join(problems)
 
 
-def rates_table() -> str:
-    """The measured rates of every Table 1 cell and seed count, as the Markdown table of docs/verdicts.md."""
-    lines = ["| cell | sigma (source) | seeds | faithful: not reproduced | interval covers the truth | "
-             "off by the detectable difference: not reproduced | detectable difference (median) |",
-             "|---|---|---|---|---|---|---|"]
+def test_a_cell_with_no_prior_and_fewer_than_three_seeds_is_never_decided():
     for claim in CELLS:
+        if claim.seed_spread is None:
+            for seeds in (1, 2):
+                rates = study(claim.id, seeds)["faithful"]
+                assert all(r["not reproduced"] == r["reproduced"] == 0 for r in rates.values()), (claim.id, seeds)
+
+
+@pytest.mark.parametrize("cell", ["glue.rte.bert", "glue.rte.distilbert"])
+def test_rte_eight_points_below_the_paper_is_not_reproduced_by_chance(cell):
+    """The issue: 12.3% (BERT, 1 seed) and 20.6%, 39.7%, 47.1% (DistilBERT, 1, 3, 5 seeds) under the old rule."""
+    claim = next(c for c in CELLS if c.id == cell)
+    rates = [_rates(claim, seeds, Truth(true_difference=-8.0))["reproduced"] for seeds in (1, 3, 5)]
+    assert max(rates) <= ALLOWANCE, rates
+
+
+def test_the_median_over_all_runs_is_the_papers_estimator_and_dropping_failed_runs_is_not():
+    claim = next(c for c in CELLS if c.id == "glue.rte.distilbert")
+    rng = np.random.default_rng(20)
+    truth = Truth(failed=0.2, near_failed=0.1)
+    ours, ours_valid, _ = draw_runs(claim, truth, np.full(DRAWS, 59.9), 5, rng)
+    theirs, _, _ = draw_runs(claim, truth, np.full(DRAWS, 59.9), 5, rng)
+
+    def every_run(values):
+        return np.median(np.where(np.isnan(values), -np.inf, values), axis=1)
+
+    dropped = np.array([np.median(v[ok]) if ok.any() else np.nan for v, ok in zip(ours, ours_valid, strict=True)])
+    paper = every_run(theirs)
+    assert abs(np.mean(every_run(ours) - paper)) < 0.15  # the same estimator: no bias against the paper's median of 5
+    assert np.nanmean(dropped - paper) > 0.3  # leaving failed runs out lifts the median above the paper's
+
+
+def test_the_issues_tight_seeds_get_a_floor_from_the_dev_set():
+    wnli = next(c for c in CELLS if c.id == "glue.wnli.bert")
+    floor = noise.FLOOR_SHARE * 100 * math.sqrt(0.437 * 0.563 / 71)  # WNLI's 71 dev examples at 43.66%
+    level = noise.seed_noise([43.66] * 3, wnli.seed_spread, 5, floor=floor)
+    low, high = level.difference(wnli.paper_value)
+    assert high - low > 10 and high > -wnli.tolerance.value  # no zero-width interval: not "not reproduced"
+    sst2 = next(c for c in CELLS if c.id == "glue.sst2.bert")
+    floor = noise.FLOOR_SHARE * 100 * math.sqrt(0.9 * 0.1 / 872)
+    low, high = noise.seed_noise([90.0, 90.0, 90.1], sst2.seed_spread, 5, floor=floor).difference(sst2.paper_value)
+    assert high > -sst2.tolerance.value  # reaches into the tolerance: inconclusive, not "not reproduced"
+
+
+# --------------------------------------------------------------------------------------- the docs, from these results
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
+def _named(share: float, truth: str) -> str:
+    return f"{_percent(share)} ({truth})" if truth else _percent(share)
+
+
+def truth_table() -> str:
+    lines = ["| truth of a faithful replication | " + " | ".join(f"{s} seed{'s' if s > 1 else ''}" for s in SEED_COUNTS) + " |",
+             "|---|" + "---|" * len(SEED_COUNTS)]
+    for truth in TRUTHS:
+        row = []
         for seeds in SEED_COUNTS:
-            faithful, off = simulate(claim, seeds), simulate(claim, seeds, "detectable")
-            sigma = f"{claim.seed_spread.sigma:g} (prior)" if claim.seed_spread else f"none ({SPREAD_WITHOUT_PRIOR:g} simulated)"
-            cells = [f"{faithful['not_reproduced']:.1%}",
-                     "–" if faithful["coverage"] is None else f"{faithful['coverage']:.1%}",
-                     "–" if off["not_reproduced"] is None else f"{off['not_reproduced']:.1%}",
-                     "–" if off["detectable"] is None else f"{off['detectable']:.2f}"]
-            lines.append(f"| {claim.id} | {sigma} | {seeds} | " + " | ".join(cells) + " |")
+            worst = max((study(c.id, seeds)["faithful"][truth]["not reproduced"], c.id) for c in CELLS + COMBINED)
+            row.append(f"{_percent(worst[0])} ({worst[1]})" if worst[0] > 0 else "0.0%")
+        lines.append(f"| {truth.label()} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
-def macro_table() -> str:
-    """The same rates for the macro scores (nine cells combined), as the second table of docs/verdicts.md."""
-    lines = ["| macro score | seeds | faithful: not reproduced | interval covers the truth | "
-             "off by the detectable difference: not reproduced |", "|---|---|---|---|---|"]
-    for claim in registry_module.load().family("macro"):
+def claim_table(claims) -> str:
+    lines = ["| claim | seeds | faithful: not reproduced, worst truth | on the edge: reproduced, worst guarded truth | "
+             "off by the detectable difference: reproduced, worst mixture | faithful: reproduced (nominal) | "
+             "off by the detectable difference: not reproduced (nominal) | error, worst truth | smallest detectable "
+             "difference |", "|---|---|---|---|---|---|---|---|---|"]
+    for claim in claims:
         for seeds in SEED_COUNTS:
-            faithful, off = simulate_macro(claim, seeds), simulate_macro(claim, seeds, "detectable")
-            rates = [faithful["not_reproduced"], faithful["coverage"], off["not_reproduced"]]
-            lines.append(f"| {claim.id} | {seeds} | " + " | ".join("–" if r is None else f"{r:.1%}" for r in rates) + " |")
+            found = study(claim.id, seeds)
+            nr, nr_truth = _worst(found["faithful"], "not reproduced")
+            edge, edge_truth = _worst(found["edge"], "reproduced")
+            beyond, beyond_truth = _worst(found["beyond"], "reproduced")
+            error, error_truth = _worst(found["faithful"], "error")
+            cells = [_named(nr, nr_truth), _named(edge, edge_truth), "–" if not found["beyond"] else _named(beyond, beyond_truth),
+                     _percent(found["nominal"]["reproduced"]), "–" if found["power"] is None else _percent(found["power"]),
+                     _named(error, error_truth),
+                     "–" if found["detectable"] is None else f"{found['detectable']:.2f}"]
+            lines.append(f"| {claim.id} | {seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    print(rates_table(), macro_table(), sep="\n\n")
+def issue_table() -> str:
+    lines = ["| case | 1 seed | 3 seeds | 5 seeds |", "|---|---|---|---|"]
+    for cell in ("glue.rte.bert", "glue.rte.distilbert"):
+        claim = next(c for c in CELLS if c.id == cell)
+        for verdict in ("reproduced", "error"):
+            rates = [_rates(claim, seeds, Truth(true_difference=-8.0))[verdict] for seeds in (1, 3, 5)]
+            lines.append(f"| {cell}, true value 8 points below the paper: {verdict} | " + " | ".join(map(_percent, rates)) + " |")
+    return "\n".join(lines)
+
+
+def section() -> str:
+    return "\n\n".join([
+        f"{START}", f"Rates from {DRAWS:,} replications each ({DRAWS // 2:,} for the combined claims), written by "
+        "tests/test_verdicts_simulated.py. The worst faithful truth of any Table 1 cell or combined claim, \"not "
+        "reproduced\":", truth_table(), "Per Table 1 cell (truths in brackets: the worst one for that column):",
+        claim_table(CELLS), "The macro scores and retentions (their paper value is the combination of their cells' "
+        "figures; a retention's difference is in percentage points):", claim_table(COMBINED),
+        "The issue's case (the old rule called these \"reproduced\" 12.3% at one seed for BERT, and 20.6%, 39.7% and "
+        "47.1% at 1, 3 and 5 seeds for DistilBERT):", issue_table(), END])
+
+
+def test_the_tables_in_docs_are_current():
+    wanted = section()
+    text = DOCS.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        pytest.fail(f"{DOCS} lacks the {START} ... {END} markers of its simulated section")
+    current = text[text.index(START):text.index(END) + len(END)]
+    if os.environ.get("DISTILBERT_CLAIMS_WRITE_DOCS") == "1":
+        DOCS.write_text(text.replace(current, wanted), encoding="utf-8")
+        pytest.skip(f"rewrote the simulated section of {DOCS}: run again without DISTILBERT_CLAIMS_WRITE_DOCS to check it")
+    assert current == wanted, ("docs/verdicts.md's simulated section is stale: run "
+                               "DISTILBERT_CLAIMS_WRITE_DOCS=1 pytest tests/test_verdicts_simulated.py")

@@ -17,8 +17,15 @@ SUBCOMMANDS = {
     "report": ("report", "rebuild report.md, report.html and the plots of a run from its results.json"),
     "check": ("check", "check a run: recompute its verdicts and measurements from the registry, the cache's stored "
               "predictions and its recorded timings, and name every value of results.json that does not follow"),
+    "finetune": ("finetune", "fine-tune one checkpoint on one task through the claims' own job and cache (--set NAME=VALUE "
+                 "changes a setting), writing run_glue's all_results.json, eval_results.json, train_results.json and "
+                 "the per-example predictions"),
     "rescore": ("rescore", "recompute every cached fine-tuning result's metrics and validity from its stored "
                 "predictions with today's metric code; trains nothing; says what changed"),
+    "compare": ("compare", "compare runs side by side: each claim's value, interval, seeds and verdict per run, whether "
+                "a later run differs from the first beyond their noise, what differs between their settings"),
+    "power": ("power", "how often each verdict comes out for a claim under a stated truth (seeds, spread, failed runs, "
+              "true difference), and the smallest difference N seeds could detect: simulated, nothing trained"),
 }
 
 

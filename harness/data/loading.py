@@ -8,20 +8,24 @@ data root in the layout of ../shared/data:
     ROOT/squad/{train,dev}-v1.1.json
 
 or one folder/file per kind (glue_dir, imdb_dir, squad_file: the CLI's --glue-dir, --imdb-dir,
---squad-file). With a data root, a file it lacks comes from the Hub when the Hub is reachable. Rows,
-columns and label ids are the Hub's whichever source (the parsers are in harness.data.local_files). A
+--squad-file). With a data root, a file it lacks comes from the Hub, at the task's hub_revision resolved to a
+commit by harness.data.hub (the Hub, or datasets' own cache when the Hub is not asked or does not answer).
+Rows, columns and label ids are the Hub's whichever source (the parsers are in harness.data.local_files). A
 parsed local file is cached as Arrow under the datasets cache, keyed by the file's path, size and
 time, so later loads and the tokenization maps on it are cached too.
 
 Callers resolve a task once (harness.spec.tasks.get_task) and pass its TaskSpec; `locate` decides a
 split's Source once, and the Source is what is loaded (`load`) and fingerprinted for cache keys
-(`Source.identity`). Absent data (no local file and no Hub) is a MissingInput naming the task, the
-split and the option that points at local files; a path of the wrong kind (a file given for a folder,
-or a folder for the SQuAD file) is a ClaimsError naming it. Tokenizing is not done here (harness.data.preprocess).
+(`Source.identity`). Absent data (no local file, and neither the Hub nor datasets' cache) is a MissingInput
+naming the task, the split, the Hub dataset's revision and the options that point at local files; a path of the wrong kind (a file given for a folder,
+or a folder for the SQuAD file), a path that is there but cannot be read as the file it should be (a
+folder, a symlink loop) and a data root one level too deep (ROOT/glue given for ROOT) are ClaimsErrors
+naming it: an error, never a skip or a silent fall-back to the Hub. Tokenizing is not done here (harness.data.preprocess).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -31,13 +35,12 @@ from typing import Any
 
 import datasets
 
-from harness.data import local_files
-from harness.data.hub import hub_is_reachable
+from harness.data import hub, local_files
 from harness.errors import ClaimsError, MissingInput, did_you_mean
 from harness.files import digest, file_sha256
-from harness.spec.tasks import TaskSpec
+from harness.spec.tasks import TaskSpec, load_tasks
 
-PARSER_VERSION = 2  # bump when a parser's output changes: it invalidates the cache
+PARSER_VERSION = 3  # bump when a parser's output or checks change: it invalidates the cache (3: per-field validation)
 CACHE_ENV = "DISTILBERT_CLAIMS_DATA_CACHE"
 
 
@@ -49,14 +52,17 @@ class Source:
     split: str
     kind: str
     location: str  # a path, or the Hub's path/config
+    hub: hub.Resolved | None = None  # a Hub dataset's revision and the commit it resolved to
 
     @property
     def task(self) -> str:
         return self.spec.name
 
     def describe(self) -> str:
-        """One line of provenance (for results): hub:nyu-mll/glue/cola or glue_tsv:/path/CoLA/dev.tsv."""
-        return f"hub:{self.location}" if self.kind == "hub" else f"{self.kind}:{self.location}"
+        """One line of provenance (for results): hub:nyu-mll/glue/cola@<commit> or glue_tsv:/path/CoLA/dev.tsv."""
+        if self.kind != "hub":
+            return f"{self.kind}:{self.location}"
+        return f"hub:{self.location}@{self.hub.commit or self.hub.revision + ' (commit unknown)'}" if self.hub else f"hub:{self.location}"
 
     def files(self) -> list[Path]:
         """Every local file this source reads (none for the Hub)."""
@@ -66,10 +72,10 @@ class Source:
         return [p for p, _ in local_files.imdb_tree_files(path, self.split)] if self.kind == "aclimdb" else [path]
 
     def identity(self) -> dict[str, Any]:
-        """What pins the split's content for a cache key: the Hub's name, or the local files' content hashes
-        (not their paths: the same file elsewhere is the same data)."""
+        """What pins the split's content for a cache key: the Hub's name with the commit its revision resolved to, or
+        the local files' content hashes (not their paths: the same file elsewhere is the same data)."""
         if self.kind == "hub":
-            return {"kind": "hub", "location": self.location}
+            return {"kind": "hub", "location": self.location, **(self.hub.identity() if self.hub else {})}
         if self.kind == "aclimdb":
             root = Path(self.location)
             listing = [(path.relative_to(root).as_posix(), path.stat().st_size) for path in self.files()]
@@ -108,7 +114,7 @@ def _how_to_point(spec: TaskSpec, split: str) -> str:
     else:
         example = f"--squad-file FILE ({spec.local.files.get(split, 'dev-v1.1.json')})"
     return (f"point at local files: `python -m harness data` takes --data-dir ROOT (ROOT/glue/, ROOT/imdb/, "
-            f"ROOT/squad/) or {example}; pytest takes --data-dir ROOT; or run where huggingface.co is reachable")
+            f"ROOT/squad/) or {example}; pytest takes --data-dir ROOT")
 
 
 def _local_candidates(spec: TaskSpec, split: str, data_dir: Path | None, glue_dir: Path | None,
@@ -140,6 +146,53 @@ def _exists(kind: str, path: Path, split: str) -> bool:
     return path.is_file()
 
 
+def _broken(kind: str, path: Path) -> str | None:
+    """Why a path that is there cannot be read as the file a source needs (None: absent, or a readable file)."""
+    if kind == "aclimdb" or not os.path.lexists(path):
+        return None
+    try:
+        path.stat()
+    except OSError as error:
+        return "a symlink loop" if error.errno == errno.ELOOP else f"a broken symlink (to {os.readlink(path)})"
+    if path.is_dir():
+        return "a folder"
+    if not path.is_file():
+        return "not a regular file"
+    return None if os.access(path, os.R_OK) else "not readable (permission denied)"
+
+
+def data_root_problem(root: Path) -> str | None:
+    """Why a data root is one level too deep (ROOT/glue given for ROOT: it holds what glue/, imdb/ or squad/ hold), or
+    None. pytest checks --data-dir with it before anything runs; locate names the file it looked for instead."""
+    if not root.is_dir() or any((root / kind).is_dir() for kind in ("glue", "imdb", "squad")):
+        return None
+    inside = {spec.local.folder for spec in load_tasks().values() if spec.local.format == "glue_tsv"}
+    inside |= {"train-v1.1.json", "dev-v1.1.json", "train.parquet", "test.parquet", "train.csv", "test.csv", "aclImdb"}
+    held = sorted(name for name in inside if (root / name).exists())
+    if not held:
+        return None
+    return (f"is one level too deep: it holds {', '.join(held[:3])}{', ...' if len(held) > 3 else ''} itself, where a data "
+            f"root holds glue/, imdb/ and squad/; pass its parent: --data-dir {root.parent}")
+
+
+def _too_deep(data_dir: Path, candidates: list[tuple[str, Path]], split: str) -> ClaimsError | None:
+    """A data root given one level too deep (ROOT/glue for ROOT): what was looked for because of it, or None."""
+    for kind, path in candidates:
+        relative = path.relative_to(data_dir).parts if path.is_relative_to(data_dir) else ()
+        if len(relative) < 2:
+            continue
+        inside = data_dir.joinpath(*relative[1:])
+        if _exists(kind, inside, split):
+            why = f"it holds {Path(*relative[1:])} itself"
+        elif data_dir.name == relative[0] and not (data_dir / relative[0]).exists():
+            why = f"it is named {relative[0]}/ and holds no {relative[0]}/"
+        else:
+            continue
+        return ClaimsError(f"the data root {data_dir} is one level too deep ({why}), so {path} was looked for and is "
+                           "not there", f"pass its parent: --data-dir {data_dir.parent}")
+    return None
+
+
 # What each of locate's paths names, and whether it is a folder: data_dir, glue_dir, imdb_dir, squad_file.
 GIVEN_PATHS = (("data root", True), ("GLUE folder", True), ("IMDb folder", True), ("SQuAD file", False))
 
@@ -155,24 +208,31 @@ def locate(spec: TaskSpec, split: str, data_dir: Path | None = None, *, glue_dir
                               f"{'folder' if wants_folder else 'file'}", _how_to_point(spec, split))
     candidates = _local_candidates(spec, split, *paths)
     for kind, path in candidates:
+        problem = _broken(kind, path)
+        if problem:  # the path is there: a broken file is an error, never a skip or a silent fall-back to the Hub
+            raise ClaimsError(f"task {spec.name!r}, split {split!r}: {path} is {problem}, not a readable file",
+                              "replace it with the file itself (or a symlink to it), or remove it")
         if _exists(kind, path, split):
             return Source(spec, split, kind, str(path.resolve()))
+    too_deep = _too_deep(paths[0], candidates, split) if paths[0] is not None else None
+    if too_deep is not None:
+        raise too_deep
     explicit = {"glue_tsv": glue_dir, "imdb": imdb_dir, "squad_json": squad_file}[spec.local.format]
-    if explicit is not None or (candidates and not hub_is_reachable()):
-        looked = ", ".join(str(path) for _, path in candidates)
-        raise MissingInput(f"task {spec.name!r}, split {split!r}: no local file found (looked for {looked})"
-                          + ("" if explicit is not None else " and the Hugging Face Hub is unreachable"),
-                          _how_to_point(spec, split))
-    if not hub_is_reachable():
-        raise MissingInput(f"task {spec.name!r}, split {split!r}: the Hugging Face Hub ({spec.hub_path}) is "
-                          "unreachable and no local data was given", _how_to_point(spec, split))
-    return Source(spec, split, "hub", f"{spec.hub_path}/{spec.hub_config}" if spec.hub_config else spec.hub_path)
+    looked = f"no local file found (looked for {', '.join(str(path) for _, path in candidates)})" if candidates else ""
+    if explicit is not None:
+        raise MissingInput(f"task {spec.name!r}, split {split!r}: {looked}", _how_to_point(spec, split))
+    try:
+        resolved = hub.resolve_dataset(spec.hub_path, spec.hub_config, spec.hub_revision)
+    except MissingInput as missing:  # neither the Hub nor datasets' cache has it
+        raise MissingInput(f"task {spec.name!r}, split {split!r}: {looked + ' and ' if looked else ''}{missing.what}",
+                           f"{missing.fix}; or {_how_to_point(spec, split)}") from None
+    return Source(spec, split, "hub", f"{spec.hub_path}/{spec.hub_config}" if spec.hub_config else spec.hub_path, resolved)
 
 
 def load(source: Source) -> datasets.Dataset:
     """The split a Source names, with the Hub's columns and label ids, from local files (cached) or the Hub."""
     if source.kind == "hub":
-        return _load_hub(source.spec, source.split)
+        return _load_hub(source)
     return _cached(source, lambda: _parse(source))
 
 
@@ -182,8 +242,10 @@ def load_split(spec: TaskSpec, split: str, data_dir: Path | None = None, *, glue
     return load(locate(spec, split, data_dir, glue_dir=glue_dir, imdb_dir=imdb_dir, squad_file=squad_file))
 
 
-def _load_hub(spec: TaskSpec, split: str) -> datasets.Dataset:
-    dataset = datasets.load_dataset(spec.hub_path, spec.hub_config, split=split)
+def _load_hub(source: Source) -> datasets.Dataset:
+    spec, split = source.spec, source.split
+    resolved = source.hub or hub.resolve_dataset(spec.hub_path, spec.hub_config, spec.hub_revision)
+    dataset = hub.load_dataset_split(resolved, split)
     expected = list(features_for(spec))
     missing = [column for column in expected if column not in dataset.column_names]
     if missing:
@@ -199,7 +261,7 @@ def _parse(source: Source) -> datasets.Dataset:
     if source.kind == "glue_tsv":
         frame = local_files.read_glue_tsv(path, spec, source.split)
     elif source.kind in ("imdb_parquet", "imdb_csv"):
-        frame = local_files.read_imdb_table(path, spec)
+        frame = local_files.read_imdb_table(path, spec, source.split)
     elif source.kind == "aclimdb":
         frame = local_files.read_imdb_tree(path, source.split)
     else:

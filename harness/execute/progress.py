@@ -11,14 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-
-def duration(seconds: float) -> str:
-    """A short human duration: 45 s, 12 min, 3.4 h."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+from harness.measure.live import duration
 
 
 @dataclass

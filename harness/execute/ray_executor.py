@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ClaimsError, MissingInput
-from harness.execute import transfer
+from harness.execute import ray_cluster, transfer
 from harness.execute.makespan import unit_seconds
 from harness.execute.plan import jobs_of, label, units
 from harness.execute.progress import Progress, duration
@@ -178,22 +178,21 @@ class RayExecutor:
         self.worker_cache, self.report, self.local_environment = worker_cache, report, local_environment or {}
 
     def connect(self) -> bool:
-        """Join the cluster at the address, or start a local Ray; True when this call made the connection."""
+        """Join the cluster at the address (harness.execute.ray_cluster: its token, one line when it cannot be joined), or
+        start a local Ray; True when this call made the connection."""
         import ray
 
         if ray.is_initialized():
             return False
+        if self.address is not None:
+            ray_cluster.join(self.address)  # with the cluster's token when one is available (harness.execute.ray_cluster)
+            return True
         try:
-            if self.address is None:
-                with _environment(self.local_environment):  # Ray's processes inherit it; this one keeps its own
-                    ray.init(address="local", include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(address=self.address, log_to_driver=False)
+            with _environment(self.local_environment):  # Ray's processes inherit it; this one keeps its own
+                ray.init(address="local", include_dashboard=False, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as error:
-            raise ClaimsError(f"--ray-address {self.address}: cannot join a Ray cluster there "
-                              f"({str(error).splitlines()[0] if str(error) else type(error).__name__})",
-                              "start one (ray start --head) or give its address: HOST:6379, ray://HOST:10001, or auto "
-                              "on a node of the cluster") from None
+            raise ClaimsError(f"cannot start a local Ray ({str(error).splitlines()[0] if str(error) else type(error).__name__})",
+                              "give a running cluster's address (--ray-address HOST:6379), or run without --executor ray") from None
         return True
 
     def _check_devices(self, planned: list[Job]) -> str:

@@ -1,28 +1,28 @@
-"""Seed-level noise: the interval of a median over fine-tuning seeds, of its difference from the paper's own
-median, and the smallest difference a run could detect.
+"""Seed-level noise: the intervals of a median over fine-tuning runs, of its difference from the paper's own median,
+the equivalence interval that "reproduced" needs, and the smallest difference a run could detect.
 
-The paper's Table 1 figure is the median over 5 seeds of a score on a fixed dev set, and so is ours: what
-separates the two is the seed-to-seed spread sigma, on our side for the n valid seeds we ran and on the
-paper's side for its k (Claim.paper_seeds; k = 0 for a one-sided claim, which states a bound, not a
-measurement). sigma is the run's own sample standard deviation when n >= MIN_OWN_SEEDS, else the cell's
-published prior (Claim.seed_spread, with its source); a cell with neither has no seed-level interval, and
-the judge then never calls it "not reproduced".
+The estimator is the paper's: the median over every run of a cell, failed runs counted (their value, or below every
+value where they have none); where half or more of the runs failed the median rests on a failed run and the cell
+is an error, not a measurement (`SeedNoise.error`). The scale S of the noise pools two sources of evidence:
+  - the cell's published spread sigma_p (Claim.seed_spread), measured from k seeds: k - 1 degrees of freedom,
+    times its weight (1 on the checkpoints and protocol it was measured for, less elsewhere: `prior_weight`);
+  - the run's own valid seeds: their sample variance s^2, n_valid - 1 degrees of freedom;
+  S^2 = (nu_0 sigma_p^2 + nu_1 s^2) / (nu_0 + nu_1): the posterior scale of a normal model whose prior on sigma^2 is
+  the published spread's own sampling distribution (scaled inverse chi-square). So no interval is narrower than the
+  prior allows, and the run's own seeds add to it rather than replacing it. A cell with no prior needs 3 valid
+  seeds (MIN_OWN_SEEDS), else its noise is unknown. Where the dev set's sampling sd is known (stored
+  predictions), S is at least FLOOR_SHARE of it.
+The prior's sigma is itself uncertain: sigma may lie anywhere in its 95% range (0.6x to 2.87x sigma_p for k = 5).
+The pivots (median - truth) / S and (median - paper's median - true difference) / S are calibrated by
+simulation (`pivot`) at the upper end of that range (`guard`), the worst case, so an interval holds for every
+sigma in the range; with no prior they are exact for any sigma. One run alone may be a near-failed run
+(10-20% of fine-tuning runs barely beat the majority class: Mosbach et al. 2021, Dodge et al. 2020), far below
+its model's true value: its intervals are open above, so one run is never "not reproduced" below the paper.
 
-The model: seed values are normal around the cell's true value (invalid runs, which make real spreads
-heavy-tailed, are dropped before: harness.measure.finetune.job's Validity). The pivots (median - truth) / scale
-and (median - paper - true difference) / scale then have distributions that depend only on n, k and on
-whether the scale is a known sigma or the seeds' own s (which is not independent of their median, so no t
-table fits): `pivot` calibrates their quantiles once by simulation with a fixed seed. An interval is value
-+- quantile x scale; the smallest difference detected with 80% power is margin + (q_diff(0.975) +
-q_diff(0.80)) x scale, the margin being the tolerance's half-width on that side.
-
-A value combined from several cells (a macro score, a gap, the retention) adds the cells' seed-level
-variances c(n) scale^2 (c(n): the variance of the median of n standard normals) weighted by the
-combination's gradient (exact for means and differences, first order for the ratio), and takes Student's t
-with the Welch-Satterthwaite degrees of freedom (a cell whose scale is its own seeds' s carries n - 1, a
-prior infinitely many). Every function takes arrays (last axis: the seeds) so the simulation tests
-(tests/test_verdicts_simulated.py) run thousands of replications through this very code. This module
-neither reads predictions (harness.judge.significance) nor decides a verdict (harness.judge.verdict).
+A value combined from cells (a macro score, a gap, the retention) adds each cell's half-widths, turned into normal
+standard errors, weighted by the combination's gradient, in quadrature (`combine`). Every function takes arrays
+(last axis: the runs) so the simulations (harness.judge.simulate) run thousands of replications through this code.
+This module neither reads predictions (harness.judge.significance) nor decides a verdict (harness.judge.verdict).
 """
 
 from __future__ import annotations
@@ -36,175 +36,253 @@ import numpy as np  # scipy is imported where it is used: the plugin loads this 
 
 from harness.spec.registry import SeedSpread
 
-MIN_OWN_SEEDS = 3  # fewer valid seeds than this: the prior, not the run's own spread
-LEVEL = 0.95  # every interval
+MIN_OWN_SEEDS = 3  # a cell with no prior needs this many valid seeds for an interval
+LEVEL = 0.95  # every interval, and "not reproduced"
+EQUIVALENCE_LEVEL = 0.90  # "reproduced": two one-sided tests at 5% (TOST), i.e. the 90% interval inside the tolerance
 POWER = 0.80  # the smallest detectable difference
-CALIBRATION_DRAWS = 400_000  # Monte Carlo error of a calibrated quantile: about 0.2% of its value
+PRIOR_RANGE = 0.95  # the published spread's sigma is guarded over this range of its own uncertainty
+CALIBRATION_DRAWS = 200_000  # Monte Carlo error of a calibrated quantile: about 0.3% of its value
 CALIBRATION_SEED = 191001108  # the paper's arXiv id: any fixed seed, so the same run gives the same intervals
+FLOOR_SHARE = 0.5  # S >= this share of the dev set's sampling sd (the published spreads are 0.8-1.2 times it)
+PRIOR_CHECKPOINTS = {"bert": "bert-base-uncased", "distilbert": "distilbert-base-uncased"}  # what the priors measured
+PRIOR_PROTOCOLS = ("paper",)  # lr 2e-5 and 3 epochs on the whole training sets, as the priors' reproduction
+OFF_PROTOCOL_WEIGHT = 0.5  # another faithful protocol: the prior counts as half its seeds' degrees of freedom
+OFF_CHECKPOINT_WEIGHT = 0.25  # another checkpoint: a quarter (k = 5: one degree of freedom)
+
+
+def prior_weight(role: str | None, checkpoint: str | None, protocol: str | None) -> tuple[float, str]:
+    """How much a published spread counts for a cell run with this checkpoint and protocol, and why (None: as measured)."""
+    base = (role or "").split()[0]
+    if checkpoint is not None and base in PRIOR_CHECKPOINTS and checkpoint != PRIOR_CHECKPOINTS[base]:
+        return OFF_CHECKPOINT_WEIGHT, f"measured on {PRIOR_CHECKPOINTS[base]}, not {checkpoint}: counted at {OFF_CHECKPOINT_WEIGHT:g}"
+    if protocol is not None and protocol not in PRIOR_PROTOCOLS:
+        return OFF_PROTOCOL_WEIGHT, f"measured with another recipe than protocol {protocol!r}: counted at {OFF_PROTOCOL_WEIGHT:g}"
+    return 1.0, ""
+
+
+def prior_df(prior: SeedSpread | None, weight: float = 1.0) -> float:
+    """The degrees of freedom a published spread carries: (k - 1) x its weight (0 without a prior)."""
+    return 0.0 if prior is None else max(prior.seeds - 1, 0) * weight
+
+
+@functools.cache
+def guard(degrees_of_freedom: float) -> float:
+    """sigma / sigma_p at the upper end of the prior's PRIOR_RANGE range: sqrt(nu / chi2_nu((1 - range) / 2)); 1 without one."""
+    from scipy import stats
+
+    if degrees_of_freedom <= 0:
+        return 1.0
+    return math.sqrt(degrees_of_freedom / stats.chi2.ppf((1 - PRIOR_RANGE) / 2, degrees_of_freedom))
 
 
 @dataclass(frozen=True)
 class Pivot:
-    """Calibrated quantiles for a median of `seeds` values against the paper's median of `paper_seeds`."""
+    """Calibrated quantiles for a median of `runs` runs (`valid` of them giving s) against the paper's median."""
 
-    measurement: float  # P(|median - truth| <= q * scale) = LEVEL
-    difference: float  # P(|median - paper - true difference| <= q * scale) = LEVEL
-    power: float  # P(median - paper - true difference <= q * scale) = POWER
-    median_variance: float  # c(seeds): the variance of the median of `seeds` standard normals
+    measurement: float  # P(|median - truth| <= q S) = LEVEL, at the guarded sigma
+    difference: float  # P(|median - paper - true difference| <= q S) = LEVEL, at the guarded sigma
+    equivalence: float  # the same at EQUIVALENCE_LEVEL
+    detect: float  # the smallest detectable difference is margin + detect x S: POWER of "not reproduced" there
 
 
 @functools.cache
-def pivot(seeds: int, estimated: bool, paper_seeds: int) -> Pivot:
-    """The pivots' quantiles, by simulation (CALIBRATION_DRAWS draws, a fixed seed): scale = sigma, or the seeds' s."""
-    if seeds < 1 or paper_seeds < 0 or (estimated and seeds < 2):
-        raise ValueError(f"no pivot for {seeds} seed(s) (estimated scale: {estimated}) against {paper_seeds}")
-    rng = np.random.default_rng([CALIBRATION_SEED, seeds, int(estimated), paper_seeds])
-    draws = rng.standard_normal((CALIBRATION_DRAWS, seeds))
-    ours = np.median(draws, axis=1)
+def pivot(runs: int, valid: int, prior_degrees: float, paper_seeds: int) -> Pivot:
+    """The pivots' quantiles by simulation (CALIBRATION_DRAWS draws, a fixed seed), with S pooled as in the docstring;
+    the runs - valid failed runs rank below every valid one (fewer than half: the median is a valid run's)."""
+    own = valid - 1 if valid >= 2 else 0
+    if runs < 1 or not 1 <= valid <= runs or paper_seeds < 0 or prior_degrees < 0 or own + prior_degrees <= 0:
+        raise ValueError(f"no pivot for {runs} run(s), {valid} valid, prior df {prior_degrees}, against {paper_seeds}")
+    rng = np.random.default_rng([CALIBRATION_SEED, runs, valid, round(prior_degrees * 1000), paper_seeds])
+    draws = rng.standard_normal((CALIBRATION_DRAWS, valid))
+    ours = np.median(np.pad(draws, ((0, 0), (0, runs - valid)), constant_values=-np.inf), axis=1)  # failed runs: lowest
     theirs = np.median(rng.standard_normal((CALIBRATION_DRAWS, paper_seeds)), axis=1) if paper_seeds else 0.0
-    scale = draws.std(axis=1, ddof=1) if estimated else 1.0
-    difference = np.abs(ours - theirs) / scale  # symmetric: its |.| quantiles give both tails with half the error
-    return Pivot(float(np.quantile(np.abs(ours) / scale, LEVEL)), float(np.quantile(difference, LEVEL)),
-                 float(np.quantile(difference, 2 * POWER - 1)), float(np.mean(ours ** 2)))
-
-
-def median_variance(seeds: int) -> float:
-    """c(n): Var(median of n standard normals) (1 for one seed, about 0.449 for 3, 0.287 for 5)."""
-    return 1.0 if seeds == 1 else pivot(seeds, False, 0).median_variance
+    variance = draws.var(axis=1, ddof=1) if own else 0.0
+    total = prior_degrees + own
+    guarded = np.sqrt((prior_degrees / guard(prior_degrees) ** 2 + own * variance) / total)
+    typical = np.sqrt((prior_degrees + own * variance) / total)
+    difference = np.abs(ours - theirs) / guarded  # symmetric: its |.| quantiles give both tails with half the error
+    quantile = float(np.quantile(difference, LEVEL))
+    # at sigma = the prior, a true difference margin + d (in sigma) is "not reproduced" when ours - theirs + d > q S:
+    # POWER of the time for d = -quantile(ours - theirs - q S, 1 - POWER); reported per run as d / median(S) x S
+    shortfall = -float(np.quantile(ours - theirs - quantile * typical, 1 - POWER))
+    return Pivot(float(np.quantile(np.abs(ours) / guarded, LEVEL)), quantile, float(np.quantile(difference, EQUIVALENCE_LEVEL)),
+                 shortfall / float(np.median(typical)))
 
 
 @dataclass(frozen=True)
 class SeedNoise:
-    """The seed level of one cell (arrays over any leading axes): its median over seeds and the scale of its noise.
+    """The seed level of one cell (arrays over any leading axes): its median over runs and the scale S of its noise.
 
-    scale is the seeds' own standard deviation (estimated), a published prior, or None (unknown: no interval).
+    scale is NaN where the noise is unknown (no prior and fewer than MIN_OWN_SEEDS valid seeds), None when it is
+    unknown everywhere; error is True where half or more of the runs failed (no measurement).
     """
 
     median: Any
     scale: Any | None
-    seeds: int
-    estimated: bool
+    runs: int
+    valid: Any  # valid runs (an int, or an array over replications)
+    prior_degrees: float
     paper_seeds: int
     source: str
+    error: Any = False
 
     @property
     def known(self) -> bool:
-        return self.scale is not None
+        return self.scale is not None and bool(np.all(np.isfinite(self.scale)))
 
     @property
-    def degrees_of_freedom(self) -> float:
-        return self.seeds - 1 if self.estimated else math.inf
+    def open_above(self) -> bool:
+        """One run alone may be a near-failed run: the truth may lie far above it (see the module docstring)."""
+        return self.runs == 1
 
-    def _pivot(self) -> Pivot:
-        return pivot(self.seeds, self.estimated, self.paper_seeds)
+    def _quantile(self, name: str) -> Any:
+        valid = np.asarray(self.valid)
+        out = np.full(valid.shape, np.nan)
+        for count in np.unique(valid):
+            if count >= 1 and (self.prior_degrees > 0 or count >= MIN_OWN_SEEDS):
+                out[valid == count] = getattr(pivot(self.runs, int(count), self.prior_degrees, self.paper_seeds), name)
+        return out if out.ndim else float(out)
+
+    def _around(self, centre: Any, name: str) -> tuple[Any, Any] | None:
+        if self.scale is None:
+            return None
+        half = self._quantile(name) * self.scale
+        return centre - half, np.inf + 0 * half if self.open_above else centre + half
 
     def interval(self) -> tuple[Any, Any] | None:
         """The LEVEL interval of the cell's true value."""
-        if self.scale is None:
-            return None
-        half = self._pivot().measurement * self.scale
-        return self.median - half, self.median + half
+        return self._around(self.median, "measurement")
 
     def difference(self, paper: float) -> tuple[Any, Any] | None:
-        """The LEVEL interval of (our true value - the paper's true value), the paper's own seeds included."""
-        if self.scale is None:
-            return None
-        half = self._pivot().difference * self.scale
-        return self.median - paper - half, self.median - paper + half
+        """The LEVEL interval of (our true value - the paper's true value), the paper's own runs included."""
+        return self._around(self.median - paper, "difference")
+
+    def equivalence(self, paper: float) -> tuple[Any, Any] | None:
+        """The EQUIVALENCE_LEVEL interval of the same difference: "reproduced" needs it inside the tolerance (TOST)."""
+        return self._around(self.median - paper, "equivalence")
 
     def detectable(self, margin: float) -> Any | None:
-        """The smallest true difference beyond the tolerance's margin called "not reproduced" with POWER."""
+        """The smallest true difference beyond the paper's value called "not reproduced" with POWER (above the paper
+        where one run is open below it)."""
         if self.scale is None:
             return None
-        quantiles = self._pivot()
-        return margin + (quantiles.difference + quantiles.power) * self.scale
+        return margin + self._quantile("detect") * self.scale
 
-    def variances(self) -> tuple[Any, Any]:
-        """Seed-level variance of our median, and of the paper's (its paper_seeds runs), for combining cells."""
-        scale = 0.0 if self.scale is None else self.scale
-        paper = median_variance(self.paper_seeds) * scale ** 2 if self.paper_seeds else 0.0 * scale
-        return median_variance(self.seeds) * scale ** 2, paper
+    def errors(self) -> tuple[Any, Any, Any]:
+        """Normal-equivalent standard errors of the measurement, the difference and the equivalence test, for combining."""
+        from scipy import stats
+
+        scale = np.nan if self.scale is None else self.scale
+        return tuple(self._quantile(name) * scale / stats.norm.ppf((1 + level) / 2) for name, level in
+                     (("measurement", LEVEL), ("difference", LEVEL), ("equivalence", EQUIVALENCE_LEVEL)))
 
 
-def seed_noise(values: Any, prior: SeedSpread | None, paper_seeds: int) -> SeedNoise:
-    """The seed level of a cell from its valid seeds' values (last axis), with its prior when fewer than 3 are valid."""
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def seed_noise(values: Any, prior: SeedSpread | None, paper_seeds: int, *, valid: Any = None, weight: float = 1.0,
+               weight_reason: str = "", floor: Any = None) -> SeedNoise:
+    """The seed level of a cell from every run's value (last axis; NaN: a failed run without one) and which are valid.
+
+    valid None: every run is valid. weight: the prior's (prior_weight); floor: the least S (FLOOR_SHARE x the dev
+    set's sampling sd), or None.
+    """
     values = np.asarray(values, dtype=float)
-    seeds = values.shape[-1]
-    if seeds == 0:
-        raise ValueError("no valid seed: nothing to measure")
-    median = np.median(values, axis=-1)
-    if seeds >= MIN_OWN_SEEDS:
-        scale = values.std(axis=-1, ddof=1)
-        return SeedNoise(median, scale, seeds, True, paper_seeds, f"the spread of the run's {seeds} valid seeds")
+    runs = values.shape[-1]
+    if runs == 0:
+        raise ValueError("no run: nothing to measure")
+    ok = np.ones(values.shape, dtype=bool) if valid is None else np.asarray(valid, dtype=bool) & np.isfinite(values)
+    count = ok.sum(axis=-1)
+    error = 2 * (runs - count) >= runs
+    ranked = np.where(np.isnan(values), -np.inf, values)
+    with np.errstate(invalid="ignore"):
+        median = np.where(error, np.nan, np.median(ranked, axis=-1))
+    own = np.where(count >= 2, count - 1, 0)
+    centred = np.where(ok, values - np.sum(np.where(ok, values, 0.0), axis=-1, keepdims=True) / np.maximum(count, 1)[..., None], 0.0)
+    variance = np.sum(centred ** 2, axis=-1) / np.maximum(own, 1)
+    degrees = prior_df(prior, weight)
+    if prior is None and np.all(count < MIN_OWN_SEEDS):
+        return SeedNoise(median, None, runs, count, 0.0, paper_seeds,
+                         f"unknown: {_plural(int(np.max(count)), 'valid seed')} (fewer than {MIN_OWN_SEEDS}) and no "
+                         "published seed spread for this cell", error)
+    sigma = 0.0 if prior is None else prior.sigma
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.sqrt((degrees * sigma ** 2 + own * variance) / (degrees + own))
+    scale = np.where((degrees + own > 0) & ((degrees > 0) | (count >= MIN_OWN_SEEDS)), scale, np.nan)
+    if floor is not None:
+        scale = np.maximum(scale, floor)
+    scale = scale if np.ndim(scale) else float(scale)
+    return SeedNoise(median, scale, runs, count if np.ndim(count) else int(count), degrees, paper_seeds,
+                     _source(prior, degrees, weight_reason, int(np.max(count)), runs, floor), error)
+
+
+def _source(prior: SeedSpread | None, degrees: float, weight_reason: str, valid: int, runs: int, floor: Any) -> str:
+    """Where the scale comes from, in words."""
+    own = f"the spread of the run's {_plural(valid, 'valid seed')}" if valid >= 2 else ""
+    parts = [own] if own else []
     if prior is not None:
-        return SeedNoise(median, np.full_like(median, prior.sigma), seeds, False, paper_seeds,
-                         f"the published seed spread sigma {prior.sigma:g} ({prior.source}), {seeds} valid "
-                         f"seed{'s' if seeds > 1 else ''} run")
-    return SeedNoise(median, None, seeds, False, paper_seeds,
-                     f"unknown: {seeds} valid seed{'s' if seeds > 1 else ''} (fewer than {MIN_OWN_SEEDS}) and no "
-                     "published seed spread for this cell")
+        freedom = f"{degrees:g} degree{'' if degrees == 1 else 's'} of freedom"
+        parts.insert(0, f"the published seed spread sigma {prior.sigma:g} from {_plural(prior.seeds, 'seed')} "
+                        f"({freedom}{'; ' + weight_reason if weight_reason else ''}; {prior.source}), "
+                        f"guarded up to {guard(degrees):.2f} x sigma")
+    text = " pooled with ".join(parts)
+    if runs == 1:
+        text += "; one run may be a near-failed one: open above"
+    if floor is not None and np.ndim(floor) == 0:
+        text += f"; at least {float(floor):.3g} ({FLOOR_SHARE:g} x the dev set's sampling sd)"
+    return text
 
 
 @dataclass(frozen=True)
 class Combined:
-    """The seed level of a value combined from cells: standard errors with their degrees of freedom (None: unknown).
-
-    Ours (the measurement's interval) and ours with the paper's (the difference's) each carry their own
-    Welch-Satterthwaite degrees of freedom; an extra level added in quadrature (the paired dev-set
-    bootstrap of a comparison of the two models) counts as exact. Arrays broadcast, as in SeedNoise.
-    """
+    """The seed level of a value combined from cells: normal standard errors (None: unknown) and the open sides."""
 
     value: Any
     standard_error: Any | None
     difference_error: Any | None
-    degrees_of_freedom: Any = math.inf
-    difference_degrees_of_freedom: Any = math.inf
+    equivalence_error: Any | None = None
+    open_above: bool = False
+    open_below: bool = False
+
+    def _around(self, centre: Any, error: Any | None, level: float) -> tuple[Any, Any] | None:
+        from scipy import stats
+
+        if error is None:
+            return None
+        half = stats.norm.ppf((1 + level) / 2) * error
+        return (-np.inf + 0 * half if self.open_below else centre - half), (np.inf + 0 * half if self.open_above else centre + half)
 
     def interval(self) -> tuple[Any, Any] | None:
-        from scipy import stats
-
-        if self.standard_error is None:
-            return None
-        half = stats.t.ppf((1 + LEVEL) / 2, self.degrees_of_freedom) * self.standard_error
-        return self.value - half, self.value + half
+        return self._around(self.value, self.standard_error, LEVEL)
 
     def difference(self, paper: float) -> tuple[Any, Any] | None:
-        from scipy import stats
+        return self._around(self.value - paper, self.difference_error, LEVEL)
 
-        if self.difference_error is None:
-            return None
-        half = stats.t.ppf((1 + LEVEL) / 2, self.difference_degrees_of_freedom) * self.difference_error
-        return self.value - paper - half, self.value - paper + half
+    def equivalence(self, paper: float) -> tuple[Any, Any] | None:
+        return self._around(self.value - paper, self.equivalence_error, EQUIVALENCE_LEVEL)
 
     def detectable(self, margin: float) -> Any | None:
         from scipy import stats
 
         if self.difference_error is None:
             return None
-        df = self.difference_degrees_of_freedom
-        return margin + (stats.t.ppf((1 + LEVEL) / 2, df) + stats.t.ppf(POWER, df)) * self.difference_error
-
-
-def _satterthwaite(terms: list[tuple[Any, float]]) -> Any:
-    """Degrees of freedom of a sum of variance estimates [(variance, its df)]; terms with infinite df are exact."""
-    total = sum(variance for variance, _ in terms)
-    spread = sum(np.asarray(variance) ** 2 / df for variance, df in terms if math.isfinite(df))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(np.asarray(spread) > 0, np.asarray(total) ** 2 / np.where(spread > 0, spread, 1.0), math.inf)
+        return margin + (stats.norm.ppf((1 + LEVEL) / 2) + stats.norm.ppf(POWER)) * self.difference_error
 
 
 def combine(value: Any, parts: list[SeedNoise], gradient: Any, extra_error: Any = 0.0) -> Combined:
     """The seed level of a combination of cells (gradient: d value / d cell), plus an extra level in quadrature.
 
-    Unknown (None errors) when any cell's seed level is unknown: the combination cannot be called "not
-    reproduced" then, whatever the other cells say.
+    Unknown (None errors) when any cell's noise is unknown everywhere; NaN where it is unknown in some replications.
+    A cell open above opens the combination above (positive weight) or below (negative weight).
     """
-    if any(not part.known for part in parts):
+    if any(part.scale is None for part in parts):
         return Combined(value, None, None)
-    ours, both = [(np.square(extra_error), math.inf)], [(np.square(extra_error), math.inf)]
+    extra = np.square(extra_error)
+    totals = [extra, extra, extra]
     for part, weight in zip(parts, gradient, strict=True):
-        mine, paper = part.variances()
-        ours.append((weight ** 2 * mine, part.degrees_of_freedom))
-        both.append((weight ** 2 * (mine + paper), part.degrees_of_freedom))  # one estimated scale: one term
-    return Combined(value, np.sqrt(sum(v for v, _ in ours)), np.sqrt(sum(v for v, _ in both)),
-                    _satterthwaite(ours), _satterthwaite(both))
+        for index, error in enumerate(part.errors()):
+            totals[index] = totals[index] + weight ** 2 * np.square(error)
+    above = any(part.open_above and weight > 0 for part, weight in zip(parts, gradient, strict=True))
+    below = any(part.open_above and weight < 0 for part, weight in zip(parts, gradient, strict=True))
+    return Combined(value, *(np.sqrt(total) for total in totals), above, below)

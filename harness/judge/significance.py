@@ -1,5 +1,4 @@
-"""The dev set's own sampling error and the paired comparisons of the two models, from stored per-example predictions;
-and the speed ratio's interval from its timed chunks.
+"""The dev set's own sampling error and the paired comparisons of the two models, from stored per-example predictions.
 
 Another sample of a task's examples would move a score: a bootstrap over the examples says by how much.
 It resamples example indices (RESAMPLES times, a fixed seed per task) and scores every valid seed of every
@@ -11,9 +10,8 @@ each question's EM or F1, harness.measure.metrics.squad_scores), so a resample i
 sample they equal harness.measure.metrics.compute (tests/test_significance.py), which stays the one
 definition of the metrics. Spearman's resamples keep the full sample's ranks (a first-order
 approximation). McNemar's exact test (scipy.stats.binomtest on the discordant examples) compares the two
-models' per-example correctness, one seed pair at a time. The speed ratio's interval is a paired
-bootstrap over the timed chunks (scipy.stats.bootstrap, paired=True): both models' times of a chunk are
-resampled together. This module reads predictions and timings; it neither measures nor judges.
+models' per-example correctness, one seed pair at a time. The speed ratio's interval is
+harness.judge.speed_interval's. This module reads predictions; it neither measures nor judges.
 """
 
 from __future__ import annotations
@@ -207,16 +205,3 @@ def mcnemar(spec: TaskSpec, first: Any, second: Any, seeds: list[int]) -> McNema
     discordant = first_only + second_only
     p_value = float(stats.binomtest(first_only, discordant, 0.5).pvalue) if discordant else 1.0
     return McNemar(seeds, first_only, second_only, int(a.size), p_value)
-
-
-def ratio_interval(numerator: Sequence[float], denominator: Sequence[float], resamples: int = RESAMPLES) -> Spread:
-    """sum(numerator) / sum(denominator) over chunks, its paired bootstrap over the chunks (percentile interval)."""
-    from scipy import stats
-
-    top, bottom = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
-    result = stats.bootstrap((top, bottom), lambda a, b, axis: a.sum(axis=axis) / b.sum(axis=axis), paired=True,
-                             vectorized=True, n_resamples=resamples, confidence_level=LEVEL, method="percentile",
-                             random_state=np.random.default_rng(BOOTSTRAP_SEED))
-    distribution = np.asarray(result.bootstrap_distribution)
-    return Spread(float(distribution.std(ddof=1)), float(result.confidence_interval.low),
-                  float(result.confidence_interval.high), resamples)

@@ -1,23 +1,25 @@
-"""A measurement's uncertainty, assembled for the judge: its 95% interval, the interval of its difference from the
-paper's figure, the smallest difference the run could detect, the seeds behind it, the dev set's sampling
-error and the paired comparisons of the two models.
+"""A measurement's uncertainty, assembled for the judge: its 95% interval, the intervals of its difference from the
+paper's figure (95%, and 90% for the equivalence test "reproduced" needs), the smallest difference the run could
+detect, the seeds behind it, the dev set's sampling error and the paired comparisons of the two models.
 
 Per family, by its `noise` in harness.spec.families (`assess`):
-  - an accuracy cell (Tables 1 and 2): the seed level of its valid seeds (harness.judge.noise: the seeds'
-    own spread from 3 on, else the row's published seed_spread, else unknown), the paper's own seeds on
-    the other side of the difference (Claim.paper_seeds); the dev set's bootstrap beside it, which does not
-    widen the comparison with the paper (same examples);
+  - an accuracy cell (Tables 1 and 2): the seed level of every counted run (harness.judge.noise: the median over
+    all runs, failed ones included; the published seed_spread pooled with the run's own valid seeds, weighted by
+    whether the runs used the checkpoint and protocol it was measured for; at least FLOOR_SHARE of the dev set's
+    sampling sd), the paper's own seeds on the other side of the difference (Claim.paper_seeds); the dev set's
+    bootstrap beside it, which does not widen the comparison with the paper (same examples) beyond that floor;
   - a macro score: its cells' seed levels combined (noise.combine);
   - a comparison of the two models (the IMDb and SQuAD gaps, the retention): the seed levels combined
     plus the paired bootstrap over the same examples (both models on every resample) in quadrature: these
     are statements about the two models, not about one sample of examples; McNemar's exact test and the
     paired bootstrap of BERT - DistilBERT per task go beside them;
-  - the CPU speed ratio: a paired bootstrap over the timed chunks, and the two-sided reading against 1.63x;
+  - the speed ratios: replicated interleaved sub-passes (the CPU pass) or each GPU cell's rounds, with a floor for
+    what one pass cannot see (harness.judge.speed_interval), and the two-sided reading against 1.63x;
   - size and the paper's arithmetic: exact (None).
 A one-sided claim (at_least, at_most) states a bound, so the paper's own seeds do not enter its difference.
-The seed level is `complete` when it is known for every cell: otherwise the judge never says "not
-reproduced". Each cell's bootstrap and each McNemar test is computed once a process, however many claims
-read the cell. Everything here is JSON-ready, so results.json reads back into the same Uncertainty.
+The seed level is `complete` when it is known for every cell: otherwise the judge says neither "not
+reproduced" nor "reproduced". Each cell's bootstrap and each McNemar test is computed once a process, however
+many claims read the cell. Everything here is JSON-ready, so results.json reads back into the same Uncertainty.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.judge import noise, significance
+from harness.judge import noise, significance, speed_interval
 from harness.measure.measurement import Cell, Measurement
 from harness.spec import families
 from harness.spec.registry import Claim, Registry, SeedSpread
@@ -50,9 +52,11 @@ class Uncertainty:
     seeds: dict[str, Any] = field(default_factory=dict)  # {"valid": n, "invalid": n, "runs": [...]}
     dev_set: dict[str, Any] | None = None  # the bootstrap over the examples: sd, interval, resamples (or why none)
     comparisons: dict[str, Any] = field(default_factory=dict)  # paired tests per task; the speed's two-sided reading
+    equivalence: Interval | None = None  # the 90% interval of measured - paper: "reproduced" needs it inside the tolerance
 
     def to_json(self) -> dict[str, Any]:
-        return {"interval": _listed(self.interval), "difference": _listed(self.difference), "detectable": self.detectable,
+        return {"interval": _listed(self.interval), "difference": _listed(self.difference),
+                "equivalence": _listed(self.equivalence), "detectable": self.detectable,
                 "complete": self.complete, "source": self.source, "seeds": self.seeds, "dev_set": self.dev_set,
                 "comparisons": self.comparisons}
 
@@ -69,7 +73,8 @@ class Uncertainty:
         return cls(_pair(raw.get("interval")), _pair(raw.get("difference")),
                    float(detectable) if _finite(detectable) else None, raw.get("complete") is True,
                    str(raw.get("source") or ""), mapping(raw.get("seeds")),
-                   raw.get("dev_set") if isinstance(raw.get("dev_set"), dict) else None, mapping(raw.get("comparisons")))
+                   raw.get("dev_set") if isinstance(raw.get("dev_set"), dict) else None, mapping(raw.get("comparisons")),
+                   _pair(raw.get("equivalence")))
 
 
 def _finite(value: Any) -> bool:
@@ -81,7 +86,12 @@ def _listed(interval: Interval | None) -> list[float] | None:
 
 
 def _pair(raw: Any) -> Interval | None:
-    if isinstance(raw, (list, tuple)) and len(raw) == 2 and all(map(_finite, raw)):
+    """[low, high] read back; an open side is -inf or inf (one run alone is open above), NaN is refused."""
+    def end(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+    if isinstance(raw, (list, tuple)) and len(raw) == 2 and all(map(end, raw)) and raw[0] <= raw[1] \
+            and (math.isfinite(raw[0]) or math.isfinite(raw[1])):
         return float(raw[0]), float(raw[1])
     return None
 
@@ -98,14 +108,14 @@ def paper_seeds(claim: Claim) -> int:
 
 
 def default(claim: Claim, measured: float) -> Uncertainty | None:
-    """A bare value with no seeds behind it: one seed with the row's prior for an accuracy cell, unknown for the
-    other accuracy claims, exact (None) for every family whose noise is not the seeds' (harness.spec.families)."""
+    """A bare value with no seeds behind it: one run with the row's prior for an accuracy cell (as measured: on the
+    prior's checkpoint and protocol), unknown for the other accuracy claims, exact (None) for every family whose noise
+    is not the seeds' (harness.spec.families)."""
     if families.get(claim.family).noise != "seeds":
         return None
-    cell = Cell(str(claim.model), str(claim.task), claim.metric, (float(measured),), ())
-    return _single(claim, cell, noise.seed_noise([measured], claim.seed_spread, paper_seeds(claim))
-                   if families.is_cell(claim.family, claim.task, claim.metric)
-                   else noise.seed_noise([measured], None, 0), {}, None)
+    cell = families.is_cell(claim.family, claim.task, claim.metric)
+    level = noise.seed_noise([measured], claim.seed_spread if cell else None, paper_seeds(claim) if cell else 0)
+    return of_seed_level(claim, level, {"valid": 1, "invalid": 0, "runs": []})
 
 
 def assess(claim: Claim, measurement: Measurement, registry: Registry | None = None) -> Uncertainty | None:
@@ -116,30 +126,50 @@ def assess(claim: Claim, measurement: Measurement, registry: Registry | None = N
         return default(claim, measurement.value)
     cells, combination = measurement.cells, measurement.combination
     priors = [claim.seed_spread if combination.kind == "cell" else prior_of(registry, cell) for cell in cells]
-    parts = [noise.seed_noise(cell.values, prior, paper_seeds(claim)) for cell, prior in zip(cells, priors, strict=True)]
     replicates, unavailable = _replicates(cells)
+    floors = [None] * len(cells) if replicates is None else \
+        [noise.FLOOR_SHARE * float(np.std(values[np.isfinite(values)], ddof=1)) for values in replicates]
+    parts = [_seed_level(cell, prior, paper_seeds(claim), floor) for cell, prior, floor in zip(cells, priors, floors, strict=True)]
     dev_set = {"unavailable": unavailable} if replicates is None else \
         significance.Spread.of(combination.value(np.stack(replicates, axis=1))).to_json()
     comparisons = _comparisons(cells, replicates) if combination.kind in ("difference", "ratio") else {}
     if combination.kind == "cell":
-        return _single(claim, cells[0], parts[0], comparisons, dev_set)
+        return of_seed_level(claim, parts[0], _seeds([cells[0]]), dev_set, comparisons)
     extra = dev_set["sd"] if comparisons and "sd" in dev_set else 0.0  # a comparison of the models: the examples too
     combined = noise.combine(measurement.value, parts, combination.gradient([c.median for c in cells]), extra)
-    paper = claim.paper_value
     sources = sorted({part.source.split(" (")[0] for part in parts})
     source = "; ".join(sources) + (f"; plus the paired bootstrap over the examples (sd {extra:.3g})" if extra else "")
+    return of_combined(claim, combined, f"{len(cells)} cells: {source}", _seeds(cells), dev_set, comparisons)
+
+
+def _seed_level(cell: Cell, prior: SeedSpread | None, paper: int, floor: float | None) -> noise.SeedNoise:
+    """A cell's seed level from its counted runs (failed ones included), its prior weighted by where the runs ran."""
+    counted = cell.counted
+    values = [math.nan if run.value is None else run.value for run in counted]
+    weight, why = noise.prior_weight(cell.role, cell.checkpoint, cell.protocol)
+    return noise.seed_noise(values, prior, paper, valid=[run.valid for run in counted], weight=weight, weight_reason=why,
+                            floor=floor if floor and math.isfinite(floor) else None)
+
+
+def of_seed_level(claim: Claim, level: noise.SeedNoise, seeds: dict[str, Any], dev_set: dict[str, Any] | None = None,
+                  comparisons: dict[str, Any] | None = None) -> Uncertainty:
+    """The Uncertainty of one cell's seed level (harness.judge.noise.seed_noise), as the judge reads it."""
+    if bool(level.error):
+        return Uncertainty(None, None, None, False, "half or more of the runs failed: no measurement", seeds, dev_set,
+                           comparisons or {})
+    detectable = level.detectable(margin(claim))
+    return Uncertainty(_floats(level.interval()), _floats(level.difference(claim.paper_value)),
+                       None if detectable is None else float(detectable), level.known, level.source, seeds, dev_set,
+                       comparisons or {}, _floats(level.equivalence(claim.paper_value)))
+
+
+def of_combined(claim: Claim, combined: noise.Combined, source: str, seeds: dict[str, Any],
+                dev_set: dict[str, Any] | None = None, comparisons: dict[str, Any] | None = None) -> Uncertainty:
+    """The Uncertainty of a value combined from cells (harness.judge.noise.combine), as the judge reads it."""
     detectable = combined.detectable(margin(claim))
-    return Uncertainty(_floats(combined.interval()), _floats(combined.difference(paper)),
-                       None if detectable is None else float(detectable), combined.standard_error is not None,
-                       f"{len(cells)} cells: {source}", _seeds(cells), dev_set, comparisons)
-
-
-def _single(claim: Claim, cell: Cell, part: noise.SeedNoise, comparisons: dict[str, Any],
-            dev_set: dict[str, Any] | None) -> Uncertainty:
-    detectable = part.detectable(margin(claim))
-    return Uncertainty(_floats(part.interval()), _floats(part.difference(claim.paper_value)),
-                       None if detectable is None else float(detectable), part.known, part.source, _seeds([cell]),
-                       dev_set, comparisons)
+    return Uncertainty(_floats(combined.interval()), _floats(combined.difference(claim.paper_value)),
+                       None if detectable is None else float(detectable), combined.standard_error is not None, source,
+                       seeds, dev_set, comparisons or {}, _floats(combined.equivalence(claim.paper_value)))
 
 
 def _floats(interval: tuple[Any, Any] | None) -> Interval | None:
@@ -247,17 +277,29 @@ def _comparisons(cells: tuple[Cell, ...], replicates: list[np.ndarray] | None) -
 
 
 def _speed(claim: Claim, details: dict[str, Any]) -> Uncertainty | None:
-    """The CPU speed ratio's interval from its chunk times, and the two-sided reading against the paper's ratio."""
+    """A speed ratio's intervals from its recorded timings (CPU: the sub-passes; GPU: each cell's rounds, the smallest
+    cell's), and the two-sided reading against the paper's ratio; None where nothing was timed."""
     chunks = details.get("chunk_seconds")
-    if not isinstance(chunks, dict) or not chunks.get("bert") or len(chunks.get("bert", ())) != len(chunks.get("distilbert", ())):
+    if isinstance(chunks, dict) and chunks.get("bert") and len(chunks["bert"]) == len(chunks.get("distilbert", ())):
+        groups = details.get("sub_pass_of_chunk")
+        groups = groups if isinstance(groups, list) and len(groups) == len(chunks["bert"]) else None
+        found = speed_interval.ratio_interval(chunks["bert"], chunks["distilbert"], groups)
+        what = f"{found.groups if found else 1} sub-passes of the {len(chunks['bert'])} timed chunks"
+    elif isinstance(details.get("cells"), list) and details["cells"]:
+        rounds = [cell.get("round_seconds") for cell in details["cells"] if "speedup" in cell]
+        if not rounds or not all(isinstance(r, dict) and r.get("bert") and r.get("distilbert") for r in rounds):
+            return None
+        found = speed_interval.smallest_of([(r["bert"], r["distilbert"]) for r in rounds])
+        what = f"the timed rounds of each of {len(rounds)} cells (Bonferroni over the cells)"
+    else:
         return None
-    spread = significance.ratio_interval(chunks["bert"], chunks["distilbert"])
+    if found is None:
+        return Uncertainty(None, None, None, False, f"{what}: fewer than 2 replicates, no interval")
     paper = claim.paper_value
-    reading = ("consistent with" if spread.low <= paper <= spread.high else
-               "above" if spread.low > paper else "below")
-    two_sided = {"paper": paper, "interval": [spread.low, spread.high], "reading": reading,
-                 "sentence": f"the ratio's 95% interval [{spread.low:.3f}, {spread.high:.3f}] is {reading} the paper's "
+    reading = ("consistent with" if found.low <= paper <= found.high else "above" if found.low > paper else "below")
+    two_sided = {"paper": paper, "interval": [found.low, found.high], "reading": reading,
+                 "sentence": f"the ratio's 95% interval [{found.low:.3f}, {found.high:.3f}] is {reading} the paper's "
                              f"{paper:g}x" + ("" if reading == "consistent with" else " (two-sided: differs)")}
-    return Uncertainty((spread.low, spread.high), (spread.low - paper, spread.high - paper), None, True,
-                       f"a paired bootstrap over the {len(chunks['bert'])} timed chunks ({spread.resamples} resamples)",
-                       {}, None, {"two_sided": two_sided})
+    return Uncertainty((found.low, found.high), (found.low - paper, found.high - paper), None, True,
+                       f"{what}, plus {100 * speed_interval.RUN_TO_RUN:g}% between passes", {}, None,
+                       {"two_sided": two_sided}, (found.equivalence_low - paper, found.equivalence_high - paper))

@@ -1,16 +1,20 @@
 """Judge a measurement against a claim: the one Verdict type, and every status a claim can end in.
 
-reproduced      the measurement lies inside the claim's tolerance around the paper's value;
-not reproduced  the 95% interval of the difference from the paper's value lies wholly outside the tolerance
-                (only where the seed-level noise is known: harness.judge.uncertainty's `complete`); an
-                exact measurement (sizes, the paper's arithmetic) is not reproduced as soon as it is outside;
-inconclusive    neither: this run cannot tell (too few seeds, too noisy a task);
-not judged      measured under a quick protocol (smoke, minilm-cpu, any --max-train-samples): the value and
-                its interval are reported, the paper is not judged by them;
+reproduced      shown, not assumed: the 90% interval of the difference from the paper's value lies inside the
+                tolerance (two one-sided tests at 5%, TOST), so a claim whose truth is outside the tolerance is
+                called reproduced at most 5% of the time; an exact measurement (sizes, the paper's arithmetic)
+                is reproduced when it is inside;
+not reproduced  the 95% interval of the difference lies wholly outside the tolerance (only where the seed-level
+                noise is known: harness.judge.uncertainty's `complete`); an exact measurement is not reproduced
+                as soon as it is outside;
+inconclusive    neither: this run cannot tell (too few seeds, too noisy a task); "consistent with the paper" when
+                the measurement lies inside the tolerance but the run cannot show it;
+not judged      measured under a quick protocol (smoke, minilm-cpu, any --max-train-samples, a quick speed pass):
+                the value and its interval are reported, the paper is not judged by them;
 skipped         not measured (an absent input, a deselected or out-of-scope claim): the message says why;
-error           the run failed: the test ended before it recorded a measurement, or every seed was invalid.
+error           the run failed: the test ended before it recorded a measurement, or half or more of a cell's runs failed.
 `judge` gives the first four from a value and its Uncertainty (harness.judge.uncertainty), `decide` is its
-vectorised core (the simulation tests call it on thousands of replications), `Verdict.skipped` and
+vectorised core (the simulations call it on thousands of replications), `Verdict.skipped` and
 `Verdict.error` the last two. `check` turns a verdict into a pytest outcome: pass (reproduced, not
 judged), xfail (inconclusive: not a pass) or fail. This module neither measures nor writes anything.
 """
@@ -95,17 +99,20 @@ def fmt_interval(interval: Interval, number: Callable[[float], str] | None = Non
     return f"[{low_text}, {high_text}]"
 
 
-def decide(claim: Claim, measured: Any, difference_low: Any, difference_high: Any, complete: Any) -> np.ndarray:
-    """The verdict's code (DECISIONS) for arrays of measured values and difference intervals (measured - paper).
+def decide(claim: Claim, difference: tuple[Any, Any], equivalence: tuple[Any, Any], complete: Any) -> np.ndarray:
+    """The verdict's code (DECISIONS) for arrays of difference intervals (measured - paper): the LEVEL one (`difference`)
+    and the EQUIVALENCE_LEVEL one (`equivalence`; an exact measurement gives its delta as both ends of both).
 
-    0 reproduced: inside the tolerance; 2 not reproduced: complete noise and the difference's interval wholly
-    outside the tolerance; 1 inconclusive otherwise.
+    0 reproduced: complete noise and the equivalence interval inside the tolerance; 2 not reproduced: complete noise
+    and the difference's interval wholly outside it; 1 inconclusive otherwise (and where the noise is unknown).
     """
     low, high = claim.tolerance.interval(claim.paper_value)
-    inside = claim.tolerance.allows(claim.paper_value, np.asarray(measured, dtype=float))
     paper = claim.paper_value
-    outside = (np.asarray(difference_low) + paper > high + EDGE) | (np.asarray(difference_high) + paper < low - EDGE)
-    return np.where(inside, 0, np.where(np.asarray(complete, dtype=bool) & outside, 2, 1))
+    known = np.asarray(complete, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        inside = (np.asarray(equivalence[0]) + paper >= low - EDGE) & (np.asarray(equivalence[1]) + paper <= high + EDGE)
+        outside = (np.asarray(difference[0]) + paper > high + EDGE) | (np.asarray(difference[1]) + paper < low - EDGE)
+    return np.where(known & inside, 0, np.where(known & outside, 2, 1))
 
 
 def judge_measurement(claim: Claim, measurement: Measurement, registry: Registry | None = None) -> Verdict:
@@ -127,11 +134,11 @@ def judge(claim: Claim, measured: float, uncertainty: Uncertainty | None = None,
     uncertainty = uncertainty if uncertainty is not None else default(claim, measured)
     delta = measured - claim.paper_value
     if uncertainty is None:  # exact: the difference is the delta itself
-        code = decide(claim, measured, delta, delta, True)
-    elif uncertainty.difference is None:
-        code = decide(claim, measured, -math.inf, math.inf, False)
+        code = decide(claim, (delta, delta), (delta, delta), True)
     else:
-        code = decide(claim, measured, *uncertainty.difference, uncertainty.complete)
+        unknown = (-math.inf, math.inf)
+        code = decide(claim, uncertainty.difference or unknown, uncertainty.equivalence or unknown,
+                      uncertainty.complete and uncertainty.difference is not None)
     status = Status.NOT_JUDGED if not_judged else DECISIONS[int(code)]
     verdict = Verdict(claim.id, status, claim.paper_value, measured, claim.tolerance.interval(claim.paper_value), "",
                       uncertainty, not_judged or None)
@@ -182,11 +189,28 @@ def _sentence(claim: Claim, verdict: Verdict, not_judged: str | None, would_be: 
     unit = f" {claim.unit}" if claim.unit else ""
     status = (f"not judged ({not_judged}; against the paper it would read {would_be.value})" if not_judged
               else verdict.status.value)
-    if verdict.status is Status.INCONCLUSIVE and verdict.uncertainty is not None and not verdict.uncertainty.complete:
-        status += " (the seed-level noise is unknown: run 3 or more seeds)"
+    if would_be is Status.INCONCLUSIVE:
+        status += _why_inconclusive(claim, verdict)
     return (f"{claim.id}: paper {verdict.paper_value:g}{unit}, measured {verdict.measured:.4g}{unit} "
             f"(delta {verdict.delta:+.3g}), tolerance {claim.tolerance.describe()} -> "
             f"{fmt_interval(verdict.tolerance_interval)}; {_noise_text(claim, verdict.uncertainty)}: {status}")
+
+
+def _why_inconclusive(claim: Claim, verdict: Verdict) -> str:
+    """Why a run could not decide: consistent with the paper (inside the tolerance, not shown) or not, and what would tell."""
+    uncertainty = verdict.uncertainty
+    inside = claim.tolerance.allows(claim.paper_value, verdict.measured)
+    more = "a longer pass" if claim.family == "speed" else "more seeds"
+    if uncertainty is None or not uncertainty.complete or uncertainty.difference is None:
+        reason = ("the noise is unknown: time a full pass" if claim.family == "speed"
+                  else "the seed-level noise is unknown: run 3 or more seeds")
+    elif inside:
+        equivalence = uncertainty.equivalence
+        reason = ("the 90% interval of the difference " + (fmt_interval(equivalence) if equivalence else "(none)")
+                  + f" is not inside the tolerance: {more} would show it")
+    else:
+        reason = f"outside the tolerance, but the 95% interval of the difference reaches into it: {more} would tell"
+    return f": consistent with the paper ({reason})" if inside else f" ({reason})"
 
 
 def check(verdict: Verdict) -> None:

@@ -1,7 +1,7 @@
 """What the accuracy claims measure (Tables 1 and 2), computed from fine-tuning jobs and their cache.
 
-A Table 1 cell is the median over the valid seeds of one metric on the task's dev split (the paper:
-median of 5 seeds); a macro score is the unweighted mean of cells; the retention is 100 *
+A Table 1 cell is the median over every run (seed) of one metric on the task's dev split, failed runs counted as
+the paper's median of 5 counted whatever its runs did; a macro score is the unweighted mean of cells; the retention is 100 *
 macro(DistilBERT) / macro(BERT) over the same tasks, protocol and seeds; a gap is cell(BERT) -
 cell(DistilBERT) (harness.measure.measurement.Combination writes that arithmetic). DistilBERT (D) is the
 SQuAD job distilled from the fine-tuned BERT of the same seed. `AccuracyRunner.measure(claim)` answers any
@@ -12,9 +12,11 @@ paper metric unless the row names another of the task's paper metrics (SQuAD's F
 macro tasks are the GLUE tasks of harness/spec/tasks.yaml minus the row's `exclude`.
 
 A seed whose run is no measurement (JobResult.validity: a NaN loss, no better than a constant predictor;
-or its cell's metric undefined) is kept out of the median and counted as invalid; `rerun_invalid` (the
-option --rerun-invalid N) trains up to N further seeds in their place; a cell with no valid seed raises
-RunFailed: the claim ends in `error`, never in a verdict on the paper. A quick run (a protocol that is not
+or its cell's metric undefined) is a failed run: counted in the median with its value (below every other where
+it has none) and reported; where half or more of a cell's runs failed the median would be a failed run's, so
+the cell raises RunFailed: the claim ends in `error`, never in a verdict on the paper. `rerun_invalid` (the
+option --rerun-invalid N) trains up to N further seeds while fewer than the requested are valid; each failed
+run a further seed replaces leaves the median (SeedRun.replaced; the summary says so). A quick run (a protocol that is not
 faithful, or any override such as --max-train-samples) gives every Measurement a `not_judged` reason.
 Each Measurement carries its cells (values, runs, stored predictions) for the judge's intervals. This
 module judges nothing: harness.judge does.
@@ -22,7 +24,8 @@ module judges nothing: harness.judge does.
 
 from __future__ import annotations
 
-import statistics
+import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,7 @@ from typing import Any
 from harness.data.loading import locate
 from harness.errors import ClaimsError, MissingInput
 from harness.measure.finetune.cache import ResultCache
+from harness.measure.finetune.identity import revisions
 from harness.measure.finetune.job import Job, JobResult, make_job
 from harness.measure.finetune.run import cached_result, run_job
 from harness.measure.measurement import Cell, Combination, Measurement, SeedRun
@@ -39,13 +43,19 @@ from harness.spec import families, protocols
 from harness.spec.registry import Claim
 from harness.spec.tasks import get_task, glue_task_names
 
-MISSING_FIX = ("run where huggingface.co is reachable (checkpoints and data come from the Hub), or pass local copies: "
+MISSING_FIX = ("run where the Hugging Face Hub answers, or with the checkpoints and datasets in its caches (README: On a GPU "
+               "cluster), or pass local copies: "
                "--bert-checkpoint / --distilbert-checkpoint DIR (weights saved with save_pretrained) and --data-dir ROOT "
                "(ROOT/glue/<TASK>/*.tsv, ROOT/imdb/, ROOT/squad/)")
 
 
 class RunFailed(ClaimsError):
-    """No seed of a cell gave a measurement (every run invalid): the claim fails with `error`, naming each reason."""
+    """No seed of a cell gave a measurement (every run invalid): the claim fails with `error`, naming each reason; its
+    details (the runs' cache keys and revisions) go to the claim's result all the same (harness.plugin.session)."""
+
+    def __init__(self, what: str, fix: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(what, fix)
+        self.details = details or {}
 
 
 @dataclass
@@ -69,12 +79,13 @@ class AccuracyRunner:
         """The runner a run's options describe, by pytest's option names as results.json records them: the claims'
         and the executors' runner (harness.plugin.options), and `python -m harness check`'s (read_only=True)."""
         from harness import device
-        from harness.data.hub import expand_local
+        from harness.data.hub import expand_local, with_revision
         from harness.paths import data_root
 
         chosen = {role: options.get(f"{role}_checkpoint") for role in ("bert", "distilbert")}
         max_train = options.get("max_train_samples")
-        return cls(checkpoints={role: expand_local(name) if name else name for role, name in chosen.items()},
+        return cls(checkpoints={role: with_revision(expand_local(name), options.get(f"{role}_revision")) if name else name
+                                for role, name in chosen.items()},
                    protocol=options.get("protocol") or "paper", seeds=options.get("seeds") or 1,
                    device=device.resolve(options.get("device") or "auto"),
                    data_dir=data_root(options.get("data_dir"), root), cache=cache,
@@ -164,7 +175,8 @@ class AccuracyRunner:
         return needed
 
     def cell(self, role: str, task: str, metric: str | None = None, distilled: bool = False) -> Measurement:
-        """Median over the valid seeds of one metric on the task's paper split; RunFailed when no seed is valid."""
+        """Median over every run of one metric on the task's paper split, failed runs counted (the paper's estimator),
+        except failed runs a further seed replaced (--rerun-invalid); RunFailed when half or more of them failed."""
         spec = get_task(task)
         metric = families.cell_metric(spec, metric)
         results = self.results(role, task, distilled)
@@ -172,35 +184,51 @@ class AccuracyRunner:
         runs, values, predictions, unavailable = [], [], [], None
         for result in results:
             valid, reason = run_validity(result, metric)
-            runs.append(SeedRun(result.job.seed, valid, None if valid else reason))
+            raw = result.value(metric)
+            finite = raw is not None and math.isfinite(float(raw))
+            runs.append(SeedRun(result.job.seed, valid, None if valid else reason, float(raw) if finite else None))
             if valid:
-                values.append(float(result.value(metric)))
+                values.append(float(raw))
                 try:
                     predictions.append(result.predictions(spec.paper_split))
                 except ClaimsError as error:  # an entry without stored predictions: no dev-set bootstrap, say why
                     unavailable = error.what
-        if not values:
-            raise RunFailed(f"{name} {task}: no valid seed, so no measurement: "
-                            + "; ".join(f"seed {run.seed}: {run.reason}" for run in runs),
+        extra = max(0, len(results) - self.seeds)  # further seeds --rerun-invalid trained: each replaces a failed run
+        for index, run in enumerate(runs):
+            if not run.valid and extra:
+                runs[index], extra = dataclasses.replace(run, replaced=True), extra - 1
+        counted = [run for run in runs if not run.replaced]
+        failed = [run for run in counted if not run.valid]
+        if not values or 2 * len(failed) >= len(counted):
+            why = ("no valid seed" if not values else f"{len(failed)} of its {len(counted)} runs failed (half or more: the "
+                   "median would be a failed run's)")
+            raise RunFailed(f"{name} {task}: {why}, so no measurement: " + "; ".join(f"seed {run.seed}: {run.reason}" for run in failed),
                             "the run failed, the paper is not judged by it: train further seeds with --rerun-invalid N "
-                            "(or --seeds N), or --refresh")
-        value = float(statistics.median(values))
-        cell = Cell(name, task, metric, tuple(values), tuple(runs), () if unavailable else tuple(predictions))
+                            "(each replaced failed run then leaves the median), --seeds N, or --refresh",
+                            {"role": name, "checkpoint": self.checkpoints[role], "task": task, "protocol": self.protocol,
+                             "cache_keys": [r.key.id for r in results], "revisions": revisions([r.job for r in results])})
+        cell = Cell(name, task, metric, tuple(values), tuple(runs), () if unavailable else tuple(predictions),
+                    self.checkpoints[role], self.protocol)
+        value = cell.median
         details = {
             "role": name, "checkpoint": self.checkpoints[role], "task": task, "metric": metric,
             "split": spec.paper_split, "protocol": self.protocol, "seeds": [r.job.seed for r in results],
             "per_seed": [r.value(metric) for r in results], "valid_seeds": [run.seed for run in runs if run.valid],
             "invalid_seeds": {str(run.seed): run.reason for run in runs if not run.valid}, "median": value,
+            "replaced_seeds": [run.seed for run in runs if run.replaced],
             "all_metrics": [r.metrics for r in results], "cache": ["hit" if r.cached else "trained" for r in results],
             "cache_keys": [r.key.id for r in results],
+            "revisions": revisions([r.job for r in results]),  # each Hub name's commit, or why it is unknown
             "wall_time_s": [r.entry.get("wall_time_s", {}).get("total") for r in results],
         }
         if unavailable:
             details["predictions_unavailable"] = unavailable
-        invalid = len(runs) - len(values)
-        seeds_text = (f"median of {len(values)} valid seeds {', '.join(f'{v:.2f}' for v in values)}" if len(values) > 1
-                      else f"seed {next(run.seed for run in runs if run.valid)}")
-        seeds_text += f", {invalid} invalid" if invalid else ""
+        shown = ", ".join("failed" if run.value is None else f"{run.value:.2f}" + ("" if run.valid else " (failed)")
+                          for run in counted)
+        seeds_text = f"median of {len(counted)} runs {shown}" if len(counted) > 1 else f"seed {counted[0].seed}"
+        replaced = len(runs) - len(counted)
+        seeds_text += (f"; {replaced} failed run{'s' if replaced > 1 else ''} replaced by further seeds (--rerun-invalid): "
+                       "the median leaves them out, unlike the paper's") if replaced else ""
         return Measurement(value, details, f"{name} {task} {metric} = {value:.2f} ({seeds_text}; protocol {self.protocol})",
                            (cell,), Combination("cell"), self.quick)
 

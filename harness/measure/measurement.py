@@ -22,11 +22,14 @@ KINDS = ("cell", "mean", "difference", "ratio")
 
 @dataclass(frozen=True)
 class SeedRun:
-    """One fine-tuning seed of a cell: whether its run is a measurement at all, and why not (harness.measure.finetune.job)."""
+    """One fine-tuning seed of a cell: whether its run is a measurement at all, and why not (harness.measure.finetune.job);
+    its value (None: its metric is undefined), and whether a further seed replaced it (--rerun-invalid)."""
 
     seed: int
     valid: bool
     reason: str | None = None
+    value: float | None = None
+    replaced: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class Cell:
     """One model on one task over seeds: the valid seeds' values (in seed order), every run, the stored predictions.
 
     predictions: one per valid seed (JobResult.predictions of the paper split), for the dev-set bootstrap
-    and the paired comparisons; empty where the cache holds none.
+    and the paired comparisons; empty where the cache holds none. checkpoint and protocol: what the runs used
+    (how much a published seed spread counts for them, harness.judge.noise.prior_weight).
     """
 
     role: str  # bert | distilbert | distilbert (D)
@@ -43,14 +47,32 @@ class Cell:
     values: tuple[float, ...]
     runs: tuple[SeedRun, ...]
     predictions: tuple[Any, ...] = ()
+    checkpoint: str | None = None
+    protocol: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.role} {self.task}"
 
     @property
+    def counted(self) -> tuple[SeedRun, ...]:
+        """The runs the cell's median is over: every run but those a further seed replaced (the paper's estimator
+        counts failed runs too). A cell built from bare values (no runs recorded) counts its values as valid runs."""
+        if not self.runs:
+            return tuple(SeedRun(index, True, None, value) for index, value in enumerate(self.values))
+        values, out = iter(self.values), []
+        for run in self.runs:  # a valid run recorded without its value takes the next of `values` (their seed order)
+            value = next(values, None) if run.valid else run.value
+            if not run.replaced:
+                out.append(run if run.value is not None or not run.valid else SeedRun(run.seed, True, run.reason, value))
+        return tuple(out)
+
+    @property
     def median(self) -> float:
-        return float(np.median(self.values))
+        """The median over the counted runs, a failed run without a value below every other (NaN: no valid run)."""
+        ranked = [(-np.inf if run.value is None or not np.isfinite(run.value) else run.value) for run in self.counted]
+        value = float(np.median(ranked)) if ranked else float("nan")
+        return value if np.isfinite(value) else float("nan")
 
     @property
     def invalid(self) -> tuple[SeedRun, ...]:

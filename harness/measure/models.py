@@ -2,10 +2,14 @@
 
 Size and speed depend only on the architecture, so both are measured on models built from the
 checkpoint's config (no weights needed). The config comes from the checkpoint itself (a local folder,
-or the Hub when it answers) and falls back to the copies in fixtures/configs/ for the paper's two
-checkpoints, so the size and speed claims run offline. Loading trained weights for fine-tuning lives
-here too (`load_pretrained`), with an error that names the fix when they cannot be had; whether a
-checkpoint's weights can be had (`weights_problem`, WEIGHT_FILES) is decided here and nowhere else.
+or a Hub name at its revision: from the Hub, or from the Hugging Face cache when the Hub does not
+answer) and falls back to the copies in fixtures/configs/ for the paper's two checkpoints, so the size
+and speed claims run offline. Loading trained weights and tokenizers for fine-tuning lives here too
+(`load_pretrained`, `load_tokenizer`), with an error that names the fix when they cannot be had; whether
+a checkpoint's weights can be had (`weights_problem`, WEIGHT_FILES) is decided here and nowhere else. A
+Hub name is loaded at the commit harness.data.hub resolved its revision to, from the cache alone
+(`local_files_only`) when the Hub did not answer: no per-file retries. Not here: which commit that is
+(harness.data.hub), training.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -23,7 +28,7 @@ from transformers import (
     PretrainedConfig,
 )
 
-from harness.data.hub import hub_is_reachable, looks_like_local_path
+from harness.data.hub import Resolved, looks_like_local_path, resolve_model, split_revision
 from harness.errors import MissingInput
 from harness.paths import FIXTURES
 
@@ -65,6 +70,11 @@ def local_folder(checkpoint: str) -> Path:
     return folder
 
 
+def hub_kwargs(resolved: Resolved) -> dict[str, Any]:
+    """from_pretrained's arguments for a resolved Hub checkpoint: its commit, and the cache alone when the Hub did not answer."""
+    return {"revision": resolved.commit or resolved.revision, "local_files_only": resolved.local_only}
+
+
 def load_config(checkpoint: str) -> Architecture:
     """The checkpoint's own config when it can be had, else the project's copy; else a MissingInput."""
     if looks_like_local_path(checkpoint):
@@ -72,13 +82,20 @@ def load_config(checkpoint: str) -> Architecture:
         if not (folder / "config.json").is_file():
             raise MissingInput(f"checkpoint folder {checkpoint!r} has no config.json", CHECKPOINT_FIX)
         return Architecture(checkpoint, AutoConfig.from_pretrained(folder), f"local folder {checkpoint}")
-    if hub_is_reachable():
-        return Architecture(checkpoint, AutoConfig.from_pretrained(checkpoint), f"Hugging Face Hub {checkpoint}")
-    bundled = CONFIG_DIR / checkpoint.split("/")[-1]
+    try:
+        resolved = resolve_model(checkpoint)
+        return Architecture(checkpoint, AutoConfig.from_pretrained(resolved.repo, **hub_kwargs(resolved)),
+                            f"Hugging Face {resolved.describe()}")
+    except (MissingInput, OSError) as error:
+        missing = error if isinstance(error, MissingInput) else None
+    bundled = CONFIG_DIR / split_revision(checkpoint)[0].split("/")[-1]
     if (bundled / "config.json").is_file():
         return Architecture(checkpoint, AutoConfig.from_pretrained(bundled), f"project copy fixtures/configs/{bundled.name}")
-    raise MissingInput(f"cannot get the config of checkpoint {checkpoint!r}: the Hub is unreachable and no local copy exists",
-                      "connect to the internet, or pass a local folder with config.json")
+    if missing is not None:
+        raise missing
+    raise MissingInput(f"cannot get the config of checkpoint {checkpoint!r} from the Hub or the Hugging Face cache",
+                       f"`hf download {split_revision(checkpoint)[0]} --revision {split_revision(checkpoint)[1]}` where the Hub "
+                       "answers (the same HF_HOME), or pass a local folder with config.json")
 
 
 def build(architecture: Architecture, head: str | None = None, num_labels: int = 2, device: str = "meta") -> torch.nn.Module:
@@ -119,7 +136,8 @@ def weight_files(folder: Path) -> list[Path]:
 
 
 def weights_problem(checkpoint: str) -> MissingInput | None:
-    """Why a checkpoint's trained weights cannot be had here (a MissingInput naming the fix), or None."""
+    """Why a checkpoint's trained weights cannot be had here (a MissingInput naming the fix), or None; a Hub name the
+    Hub does not know is a ClaimsError (raised)."""
     if looks_like_local_path(checkpoint):
         try:
             folder = local_folder(checkpoint)
@@ -129,19 +147,61 @@ def weights_problem(checkpoint: str) -> MissingInput | None:
             return None
         return MissingInput(f"checkpoint folder {checkpoint!r} has no weights (model.safetensors or pytorch_model.bin)",
                             "save the model there with save_pretrained(), or name a Hub checkpoint and connect to the internet")
-    if hub_is_reachable():
-        return None
-    return MissingInput(f"pretrained weights of {checkpoint!r} need the Hugging Face Hub, which is unreachable",
-                        "run with internet access, or pass a local folder with the weights (--bert-checkpoint / --distilbert-checkpoint)")
+    try:
+        resolved = resolve_model(checkpoint)
+    except MissingInput as missing:
+        return missing
+    if resolved.local_only and not any(_cached_file(resolved, name) for name in WEIGHT_FILES):
+        return MissingInput(f"the Hugging Face cache holds {resolved.describe()} without its weights (model.safetensors "
+                            "or pytorch_model.bin)", f"on a machine with internet and the same HF_HOME run `hf download "
+                            f"{resolved.repo} --revision {resolved.revision}`, then run here")
+    return None
 
 
-def load_pretrained(checkpoint: str, head: str, num_labels: int = 2) -> torch.nn.Module:
+def _cached_file(resolved: Resolved, filename: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(resolved.repo, filename, revision=resolved.commit or resolved.revision), str)
+
+
+def _missing_file(resolved: Resolved, what: str, error: OSError) -> MissingInput:
+    """A Hub checkpoint's file that transformers could not get (from the cache alone, or the Hub): one line and the fix."""
+    return MissingInput(f"cannot load the {what} of {resolved.describe()} ({str(error).strip().splitlines()[0][:200]})",
+                        f"on a machine with internet and the same HF_HOME run `hf download {resolved.repo} --revision "
+                        f"{resolved.revision}`, then run here; or pass a local folder saved by save_pretrained()")
+
+
+def load_pretrained(checkpoint: str, head: str | None, num_labels: int = 2) -> torch.nn.Module:
     """Trained weights of a checkpoint with a fresh head; a MissingInput that names the fix if they cannot be had."""
     problem = weights_problem(checkpoint)
     if problem is not None:
         raise problem
-    kwargs = {"num_labels": num_labels} if head == "sequence_classification" else {}
-    return HEADS[head].from_pretrained(local_folder(checkpoint) if looks_like_local_path(checkpoint) else checkpoint, **kwargs)
+    kwargs: dict[str, Any] = {"num_labels": num_labels} if head == "sequence_classification" else {}
+    if looks_like_local_path(checkpoint):
+        return HEADS[head].from_pretrained(local_folder(checkpoint), **kwargs)
+    resolved = resolve_model(checkpoint)
+    try:
+        return HEADS[head].from_pretrained(resolved.repo, **kwargs, **hub_kwargs(resolved))
+    except OSError as error:
+        raise _missing_file(resolved, "weights", error) from None
+
+
+def load_tokenizer(checkpoint: str | Path) -> Any:
+    """A checkpoint's own tokenizer (a local folder, or a Hub name at its resolved commit); a MissingInput naming the
+    fix when its files are not there."""
+    from transformers import AutoTokenizer
+
+    if looks_like_local_path(str(checkpoint)):
+        try:
+            return AutoTokenizer.from_pretrained(str(checkpoint))
+        except (OSError, ValueError) as error:
+            raise MissingInput(f"cannot load the tokenizer of {str(checkpoint)!r} ({str(error).splitlines()[0]})",
+                               "save the tokenizer beside the weights (tokenizer.save_pretrained(folder))") from None
+    resolved = resolve_model(str(checkpoint))
+    try:
+        return AutoTokenizer.from_pretrained(resolved.repo, **hub_kwargs(resolved))
+    except (OSError, ValueError) as error:
+        raise _missing_file(resolved, "tokenizer", error) from None
 
 
 def accepted_inputs(model: torch.nn.Module) -> set[str]:

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 
 from harness import device as device_module
-from harness.data.hub import expand_local, looks_like_local_path
+from harness.data.hub import expand_local, looks_like_local_path, split_revision, with_revision
 from harness.errors import ClaimsError, MissingInput
+from harness.measure import live
+from harness.measure.finetune import tracking
 from harness.paths import data_root, shared_dir
 from harness.spec import families, speed_options
 from harness.spec import registry as registry_module
@@ -36,19 +38,10 @@ MARKERS = {
     "claims": "claims(*families): parametrize the test's `claim` argument over the registry rows of these families",
 }
 # The options results.json records (with pytest's -m and -k), by their dest names.
-RECORDED_OPTIONS = ("run_slow", "device", "bert_checkpoint", "distilbert_checkpoint", "data_dir", "report_dir", "registry",
-                    "protocol", "seeds", "refresh", "cache_dir", "max_train_samples", "rerun_invalid", "fail_inconclusive",
-                    "executor", "ray_address", "ray_retries", "numprocesses", "markexpr", "keyword")
-
-
-def _protocol_name(name: str) -> str:
-    """--protocol's type: a protocol of harness/spec/protocols.yaml, else a usage error with close names."""
-    from harness.spec import protocols
-
-    try:
-        return protocols.get(name).name
-    except ClaimsError as error:
-        raise argparse.ArgumentTypeError(f"{error.what}; {error.fix}") from None
+RECORDED_OPTIONS = ("run_slow", "device", "bert_checkpoint", "distilbert_checkpoint", "bert_revision", "distilbert_revision",
+                    "data_dir", "report_dir", "registry",
+                    "protocol", "protocols", "seeds", "refresh", "report_to", "cache_dir", "max_train_samples", "rerun_invalid",
+                    "fail_inconclusive", "executor", "ray_address", "ray_retries", "numprocesses", "markexpr", "keyword")
 
 
 def _positive_int(text: str) -> int:
@@ -76,6 +69,12 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "--distilbert-checkpoint": {"default": "distilbert-base-uncased", "metavar": "NAME_OR_DIR",
                                 "help": "the DistilBERT (student) checkpoint: a Hub name or a local folder. "
                                         "Default: %(default)r"},
+    "--bert-revision": {"default": "main", "metavar": "REV",
+                        "help": "the revision of a Hub --bert-checkpoint: a branch, a tag or a commit (the name@REV form "
+                                "says the same). Each run records the commit it resolved to and keys its jobs by it. "
+                                "Default: %(default)r"},
+    "--distilbert-revision": {"default": "main", "metavar": "REV",
+                              "help": "the revision of a Hub --distilbert-checkpoint (as --bert-revision). Default: %(default)r"},
     "--data-dir": {"default": None, "metavar": "DIR",
                    "help": "local data in the layout glue/<TASK>/*.tsv, imdb/, squad/ (see README). Default: "
                            "../shared/data beside the project when it exists, else the Hugging Face Hub"},
@@ -84,9 +83,12 @@ OPTIONS: dict[str, dict[str, Any]] = {
                              "pointing at the newest"},
     "--registry": {"default": str(registry_module.DEFAULT_REGISTRY), "metavar": "FILE",
                    "help": "the claim registry to run. Default: claims/registry.yaml"},
-    "--protocol": {"default": "paper", "type": _protocol_name, "metavar": "NAME",
-                   "help": "the fine-tuning protocol of the slow claims (harness/spec/protocols.yaml: paper, "
-                           "seed-study, ...). Default: %(default)r"},
+    "--protocol": {"default": "paper", "metavar": "NAME",
+                   "help": "the fine-tuning protocol of the slow claims (harness/spec/protocols.yaml, or --protocols: "
+                           "paper, seed-study, ...). Default: %(default)r"},
+    "--protocols": {"default": None, "metavar": "FILE",
+                    "help": "read the protocols from FILE, laid out as harness/spec/protocols.yaml (every value with its "
+                            "source). Default: %(default)r (harness/spec/protocols.yaml)"},
     "--seeds": {"default": 1, "type": _positive_int, "metavar": "N",
                 "help": "fine-tune N seeds per model and task; each claim takes the median (Table 1: 5). "
                         "Default: %(default)r"},
@@ -106,14 +108,24 @@ OPTIONS: dict[str, dict[str, Any]] = {
                            "pytest-xdist worker under -n N), or ray (every job the selected claims read, as Ray tasks, "
                            "before the claims; pip install -e '.[ray]'). Default: %(default)r"},
     "--ray-address": {"default": None, "metavar": "ADDR",
-                      "help": "the Ray cluster of --executor ray: HOST:6379, ray://HOST:10001, or auto (the cluster this "
-                              "node belongs to). Default: %(default)r (a local Ray started for the run)"},
+                      "help": "the Ray cluster of --executor ray: HOST:6379, auto (the cluster this node belongs to), or "
+                              "ray://HOST:10001 (Ray Client: pip install 'ray[client]'); its token is used when one is "
+                              "available (RAY_AUTH_TOKEN, ~/.ray/auth_token). Default: %(default)r (a local Ray started for "
+                              "the run)"},
     "--ray-retries": {"default": 2, "type": _count, "metavar": "N",
                       "help": "retry a job that fails on Ray (an exception, a lost worker) N times before reporting its "
                               "error. Default: %(default)r"},
     "--max-train-samples": {"default": None, "type": _positive_int, "metavar": "N",
                             "help": "fine-tune on the first N training rows only (a quick, not a faithful, run; part "
                                     "of the cache key). Default: %(default)r (the protocol's)"},
+    "--progress": {"choices": live.MODES, "default": "auto",
+                   "help": "progress while the claims measure, shown without -s: each fine-tuning job (i/N, model, task, "
+                           "seed), Trainer's step, loss and time left, the evaluation, the speed rounds. live: one line "
+                           "rewritten in place; lines: a line per event and at least every 30 s (logs, CI); none; auto: "
+                           "live on a terminal, else lines. Default: %(default)r"},
+    "--report-to": {"choices": tracking.REPORT_TO, "default": "none",
+                    "help": "Trainer's experiment tracking for the jobs trained in this run, logs under the report dir's "
+                            "tracking/ (not part of the cache key: it changes no result). Default: %(default)r"},
     "--speed-pass": {"choices": speed_options.PASSES, "default": "auto",
                      "help": f"the CPU speed claim's pass over STS-B dev: full (all {speed_options.STSB_DEV_PAIRS} pairs, "
                              f"Table 3's protocol), quick ({speed_options.QUICK_PAIRS} pairs evenly spaced; "
@@ -158,6 +170,22 @@ def configure(config: pytest.Config) -> None:
         except MissingInput as error:
             raise pytest.UsageError(f"{error.what}; {error.fix}") from None
     check_paths(config)
+    check_revisions(config)
+
+
+def check_revisions(config: pytest.Config) -> None:
+    """A revision applies to a Hub name only, and is given once: a usage error otherwise."""
+    for role in ("bert", "distilbert"):
+        name, revision = config.getoption(f"--{role}-checkpoint"), config.getoption(f"--{role}-revision")
+        if revision == "main":
+            continue
+        if not revision or any(c.isspace() for c in revision):
+            raise pytest.UsageError(f"--{role}-revision {revision!r}: expected a branch, a tag or a commit")
+        if looks_like_local_path(name):
+            raise pytest.UsageError(f"--{role}-revision {revision} names a revision of a Hub checkpoint, but --{role}-checkpoint "
+                                    f"{name} is a local folder; drop --{role}-revision, or name the Hub checkpoint")
+        if split_revision(name)[1] != "main":
+            raise pytest.UsageError(f"--{role}-checkpoint {name} names its revision already; drop --{role}-revision {revision}")
 
 
 # The options that name a folder or a file, and the fix when the path is wrong: (option, kind, fix).
@@ -186,7 +214,8 @@ def path_problem(path: Path, kind: str) -> str | None:
 
 
 def check_paths(config: pytest.Config) -> None:
-    """A path option naming a file for a folder, a missing input, or a folder that cannot be made: one usage error."""
+    """A path option naming a file for a folder, a missing input, a folder that cannot be made, or a data root one level
+    too deep: one usage error."""
     for flag, kind, fix in PATH_OPTIONS:
         value = config.getoption(flag)
         if not value or kind == "checkpoint" and not looks_like_local_path(value):  # a Hub name
@@ -194,6 +223,13 @@ def check_paths(config: pytest.Config) -> None:
         problem = path_problem(Path(value).expanduser(), kind)
         if problem:
             raise pytest.UsageError(f"{flag} {value} {problem}; {fix}")
+    data_dir = config.getoption("--data-dir")
+    if data_dir:  # ROOT/glue given for ROOT: every task would be looked for one level too deep
+        from harness.data.loading import data_root_problem
+
+        problem = data_root_problem(Path(data_dir).expanduser())
+        if problem:
+            raise pytest.UsageError(f"--data-dir {data_dir} {problem}")
 
 
 def recorded_options(config: pytest.Config) -> dict[str, Any]:
@@ -248,8 +284,10 @@ def claims_registry(pytestconfig: pytest.Config) -> Registry:
 
 
 def checkpoints_of(config: pytest.Config) -> dict[str, str]:
-    """The checkpoint of each of the paper's roles: {'bert': ..., 'distilbert': ...} (a local folder's ~ expanded)."""
-    return {role: expand_local(config.getoption(f"--{role}-checkpoint")) for role in ("bert", "distilbert")}
+    """The checkpoint of each of the paper's roles: {'bert': ..., 'distilbert': ...} (a local folder's ~ expanded; a Hub
+    name at a revision other than main as name@revision, harness.data.hub.with_revision)."""
+    return {role: with_revision(expand_local(config.getoption(f"--{role}-checkpoint")), config.getoption(f"--{role}-revision"))
+            for role in ("bert", "distilbert")}
 
 
 def data_dir_of(config: pytest.Config) -> Path | None:

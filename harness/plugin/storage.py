@@ -5,11 +5,16 @@ made at configure time for a run that reaches claims/, so pytest's JUnit XML and
 JSON go there too, each unless the user named its own file. At the end of the session results.json
 (every registry claim, the ones not run as skipped with the reason) is written from the kept
 Verdicts (harness.reporting.results), then report.md, report.html and the plots from it
-(harness.reporting.report); the terminal ends with one line per claim and the report's path.
+(harness.reporting.report), and only then does reports/latest point at the run; the terminal ends with
+one line per claim and the report's path. Two runs write no report and leave reports/latest as it was, saying
+so in one line: an interrupted run (Ctrl-C: its claims were not all measured, and a partial report would read
+them as skipped; the same command again resumes, finished jobs read from the cache and an unfinished one from
+its last checkpoint), and a run whose -k / -m selected no claim.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import warnings
@@ -18,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from harness.errors import did_you_mean
 from harness.judge.verdict import Status, fmt_interval
 from harness.paths import CLAIMS_DIR
 from harness.plugin.options import REGISTRY_KEY, recorded_options
@@ -28,6 +34,7 @@ PLANNED_DIR_KEY = pytest.StashKey[Path]()  # the run directory made at configure
 RUN_DIR_KEY = pytest.StashKey[Path]()  # where results.json was written (set at session end)
 RUN_KEY = pytest.StashKey[results_module.RunResults]()  # what it holds: the terminal summary reads it
 REPORT_ERROR_KEY = pytest.StashKey[str]()
+NO_REPORT_KEY = pytest.StashKey[str]()  # why no report was written (interrupted, no claim selected): shown at the end
 INFO_ONLY_OPTIONS = ("help", "version", "collectonly", "markers", "showfixtures", "show_fixtures_per_test")
 BENCHMARK_JSON = "benchmark.json"
 # pytest-benchmark (>= 5.3) writes --benchmark-json only when something was timed, and otherwise warns with
@@ -36,7 +43,7 @@ UNTIMED_RUN_WARNING = "Not saving anything, no benchmarks have been run"
 
 
 def new_run_dir(reports_root: Path) -> Path:
-    """reports/<UTC timestamp>/ (a suffix if taken), and reports/latest pointed at it."""
+    """reports/<UTC timestamp>/ (a suffix if taken); reports/latest points at it once its report is written."""
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     run_dir = reports_root / stamp
     suffix = 1
@@ -44,6 +51,12 @@ def new_run_dir(reports_root: Path) -> Path:
         suffix += 1
         run_dir = reports_root / f"{stamp}-{suffix}"
     run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def point_latest(run_dir: Path) -> None:
+    """reports/latest pointed at a run directory of reports/ (atomically; nothing where symlinks are not supported)."""
+    reports_root = run_dir.parent
     link = reports_root / "latest"
     temporary = reports_root / f".latest.{os.getpid()}"
     try:
@@ -52,7 +65,6 @@ def new_run_dir(reports_root: Path) -> Path:
         os.replace(temporary, link)
     except OSError:  # file systems without symlinks: the timestamped folder is still there
         temporary.unlink(missing_ok=True)
-    return run_dir
 
 
 def _reaches_claims(config: pytest.Config) -> bool:
@@ -100,15 +112,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     claims = config.stash[SESSION_KEY]
     planned = config.stash.get(PLANNED_DIR_KEY, None)
-    if not claims.results and planned is None:
+    if not claims.results and planned is None and not claims.deselected:
         return
     from harness import environment
     from harness.reporting import report
 
+    unwritten = why_no_report(config, exitstatus)
+    if unwritten:
+        config.stash[NO_REPORT_KEY] = unwritten
+        if planned is not None and not config.getoption("--report-dir"):
+            with contextlib.suppress(OSError):  # the timestamped folder made at configure, if nothing went into it
+                planned.rmdir()
+        return
     results = claims.finish(config)
     run_dir = planned or new_run_dir(config.rootpath / "reports")  # --report-dir, when given, was made at configure
     run = results_module.build(results, config.stash[REGISTRY_KEY], environment.collect(), recorded_options(config))
     results_module.write(run_dir, run)
+    if not config.getoption("--report-dir"):
+        point_latest(run_dir)
     config.stash[RUN_DIR_KEY], config.stash[RUN_KEY] = run_dir, run
     try:
         report.render(run_dir)
@@ -117,6 +138,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
         config.stash[REPORT_ERROR_KEY] = traceback.format_exc()
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+
+def why_no_report(config: pytest.Config, exitstatus: int) -> str | None:
+    """Why this run writes no report (the one line the terminal shows), or None: it stopped on a usage error or was
+    interrupted, or its -k / -m selected no claim (a report of nothing but skips would replace reports/latest)."""
+    if exitstatus == pytest.ExitCode.USAGE_ERROR:  # e.g. bad data found before any training (harness.plugin.preflight)
+        return "stopped by the error above before any claim was measured: no report written, reports/latest left as it was"
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return ("interrupted: no report written, reports/latest left as it was (a partial report would read the claims "
+                "not yet measured as skipped); run the same command again to resume: finished jobs are read from the cache, "
+                "an unfinished one resumes from its last checkpoint")
+    selection = [f"{flag} {value!r}" for flag, value in (("-m", config.option.markexpr), ("-k", config.option.keyword)) if value]
+    if config.stash[SESSION_KEY].results or not selection:
+        return None
+    keyword = config.option.keyword or ""
+    ids = [claim.id for claim in config.stash[REGISTRY_KEY].claims]
+    hint = did_you_mean(keyword, ids).split(" known: ")[0] if keyword.replace(".", "").replace("_", "").isalnum() else ""
+    return (f"no claim matched {' '.join(selection)}: nothing measured, no report written, reports/latest left as it was"
+            f"{'; ' + hint.strip() if hint.startswith('did you mean') else ''} (`pytest claims --collect-only -q` lists the claims)")
 
 
 def _claim_line(terminalreporter: Any, result: Any, label: str) -> None:
@@ -140,6 +180,8 @@ def _claim_line(terminalreporter: Any, result: Any, label: str) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if NO_REPORT_KEY in config.stash:
+        terminalreporter.write_line(f"DistilBERT claims: {config.stash[NO_REPORT_KEY]}", yellow=True)
     if RUN_DIR_KEY not in config.stash:
         return
     run = config.stash[RUN_KEY]  # every claim in registry order, counted

@@ -1,6 +1,9 @@
 """`python -m harness check RUN_DIR`: does a run's results.json follow from the registry, the cache and its measurements?
 
 A run is checked, not trusted (as MLPerf's submission checker and lm-eval's integrity checks do):
+0. its inputs and its wholeness (harness.reporting.integrity): the registry the run read, found by its digest;
+   the cache folder; every claim of the registry present, a measured verdict with its `measured`, the
+   `summary` counts; the run's options giving the cache keys its claims read;
 1. the registry: each claim of results.json against its registry row at the recorded version (a row whose
    version moved since the run is named: results.json cannot be checked against another definition);
 2. the cache: every fine-tuning job a claim read (the cache keys in its details) against its own content
@@ -12,8 +15,8 @@ A run is checked, not trusted (as MLPerf's submission checker and lm-eval's inte
 4. the verdicts: each judged again from the recomputed measurement (or, where none could be recomputed,
    from the one results.json records).
 Every value that does not follow is named with what results.json says and what follows; what could not be
-checked is said with why. Exit status 1 when anything does not follow, 0 when the run checks out. This
-module writes nothing.
+checked is said with why. The command exits 1 when anything does not follow, and when anything could not be
+checked unless told that is acceptable (--allow-unchecked); 0 when the run checks out. This module writes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from harness.errors import ClaimsError, MissingInput
 from harness.judge.verdict import Status, Verdict, judge, judge_measurement
 from harness.measure.measurement import Measurement
 from harness.paths import PROJECT_ROOT
+from harness.reporting import integrity
 from harness.reporting.results import ClaimResult, RunResults
 from harness.spec import families
 from harness.spec.registry import Claim, Registry
@@ -34,6 +38,7 @@ from harness.spec.registry import Claim, Registry
 DEFINITION = ("statement", "source", "paper_value", "unit", "model", "task", "metric", "tolerance", "seed_spread",
               "paper_seeds", "known_discrepancy", "out_of_scope", "params")  # what a row's version pins
 RELATIVE = 1e-6  # values agree when within this share (a recomputed measurement: its family's `agreement`)
+JOB_OPTIONS = ("protocol", "protocols", "seeds", "bert_checkpoint", "distilbert_checkpoint", "max_train_samples", "device", "data_dir")
 
 
 def close(a: float | None, b: float | None, relative: float = RELATIVE) -> bool:
@@ -56,6 +61,7 @@ class Check:
 
     # ------------------------------------------------------------------ the parts
     def all(self) -> Check:
+        self.findings += integrity.whole(self.run, self.registry)
         rows = {claim.id: claim for claim in self.registry.claims}
         for result in self.run.claims:
             row = rows.get(result.claim.id)
@@ -81,6 +87,8 @@ class Check:
     def verdict(self, result: ClaimResult, row: Claim) -> None:
         recorded = result.verdict
         if recorded.status in (Status.SKIPPED, Status.ERROR) or recorded.measured is None:
+            return  # a measured verdict without `measured` is integrity.whole's finding
+        if not self.options_give_its_jobs(result, row):
             return
         try:
             measurement = self.measurement(result, row)
@@ -99,8 +107,30 @@ class Check:
             if not close(measurement.value, recorded.measured, relative):
                 self.findings.append(f"{row.id}: results.json says measured {recorded.measured!r}, "
                                      f"{families.get(row.family).recomputed_from} give {measurement.value!r}")
+            if measurement.summary and result.summary is not None and measurement.summary != result.summary:
+                self.findings.append(f"{row.id}: results.json's summary says {result.summary!r}, "
+                                     f"{families.get(row.family).recomputed_from} give {measurement.summary!r}")
             again = judge_measurement(row, measurement, self.registry)
         self.compare(row, recorded, again)
+
+    def options_give_its_jobs(self, result: ClaimResult, row: Claim) -> bool:
+        """Whether the jobs the run's recorded options plan for a fine-tuning row are the ones its claim read (its
+        details' cache keys): an option edited after the run (the protocol, the seeds, a checkpoint) gives others."""
+        recorded = set(cache_keys(result.details))
+        if not recorded or not families.get(row.family).fine_tuned:
+            return True
+        from harness.measure.finetune.job import job_key
+
+        try:
+            planned = [job_key(job).id for job in self.accuracy_runner().planned_jobs([row])]
+        except ClaimsError:  # an input to the keys is not here: the recomputation says so
+            return True
+        unread = [key for key in planned if key not in recorded]
+        if unread:
+            options = ", ".join(f"{name} {self.option(name)!r}" for name in JOB_OPTIONS if self.option(name) is not None)
+            self.findings.append(f"{row.id}: results.json's options ({options}) give {len(unread)} job(s) its claim did not "
+                                 f"read (cache key {unread[0]}): options edited after the run?")
+        return not unread
 
     def compare(self, row: Claim, recorded: Verdict, again: Verdict) -> None:
         if again.status is not recorded.status:

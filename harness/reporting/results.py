@@ -105,6 +105,7 @@ class ClaimResult:
             "tolerance": _band_json(claim.tolerance, verdict.tolerance_interval),
             "tolerance_reason": claim.tolerance_reason,
             "seed_spread": None if claim.seed_spread is None else {"sigma": claim.seed_spread.sigma,
+                                                                   "seeds": claim.seed_spread.seeds,
                                                                    "source": claim.seed_spread.source},
             "paper_seeds": claim.paper_seeds, "known_discrepancy": claim.known_discrepancy,
             "out_of_scope": claim.out_of_scope, "notes": claim.notes, "params": claim.params,
@@ -123,7 +124,9 @@ class ClaimResult:
                               f"{', '.join(status.value for status in Status)}", REWRITE)
         tolerance, tolerance_interval = _band_of(raw.get("tolerance"))
         spread = _mapping(raw.get("seed_spread"))
-        seed_spread = SeedSpread(spread["sigma"], _text(spread.get("source"))) \
+        seeds = spread.get("seeds")
+        seed_spread = SeedSpread(spread["sigma"], _text(spread.get("source")),
+                                 seeds if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 2 else 2) \
             if finite_number(spread.get("sigma")) is not None else None
         paper_seeds = raw.get("paper_seeds")
         text = {name: _text(raw.get(name)) for name in ("family", "statement", "source", "metric", "metric_reason", "unit",
@@ -220,11 +223,43 @@ class RunResults:
                 counts[outcome] = counts.get(outcome, 0) + 1
         return dict(sorted(counts.items()))
 
+    @property
+    def revisions(self) -> dict[str, dict[str, Any]]:
+        """The commit each Hub checkpoint and dataset of the run resolved to, its revision and where it was read (or why
+        the commit is unknown): the `revisions` the claims' details carry (harness.measure.finetune.identity.revisions)."""
+        found: dict[str, dict[str, Any]] = {"checkpoints": {}, "datasets": {}}
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if key == "revisions" and isinstance(item, dict):
+                        for kind, known in found.items():
+                            known.update(item.get(kind) or {})
+                    else:
+                        walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+
+        for result in self.claims:
+            walk(result.details)
+        return found
+
     def to_json(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "created": self.created, "paper": self.paper, "registry": self.registry,
                 "environment": self.environment, "options": self.options, "summary": self.summary,
-                "paper_checks": self.paper_checks, "claims": [result.to_json() for result in self.claims],
+                "paper_checks": self.paper_checks, "revisions": self.revisions,
+                "claims": [result.to_json() for result in self.claims],
                 "references": [reference.to_json() for reference in self.references]}
+
+
+def verdict_counts(claims: list[ClaimResult] | tuple[ClaimResult, ...]) -> dict[str, int]:
+    """results.json's `summary`: a count per verdict of the claims, the paper checks apart (RunResults.paper_checks)."""
+    counts: dict[str, int] = {}
+    for result in claims:
+        if kind_of(result.claim) != "paper check":
+            counts[result.verdict.status.value] = counts.get(result.verdict.status.value, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def build(results: list[ClaimResult], registry: Registry, environment: dict[str, Any], options: dict[str, Any]) -> RunResults:
@@ -232,14 +267,10 @@ def build(results: list[ClaimResult], registry: Registry, environment: dict[str,
     paper checks are counted apart: RunResults.paper_checks), the references."""
     order = {claim.id: i for i, claim in enumerate(registry.claims)}
     claims = sorted(results, key=lambda result: (order.get(result.claim.id, len(order)), result.nodeid))
-    counts: dict[str, int] = {}
-    for result in claims:
-        if kind_of(result.claim) == "paper check":
-            continue
-        counts[result.verdict.status.value] = counts.get(result.verdict.status.value, 0) + 1
     return RunResults(_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), registry.paper,
-                      {"path": str(registry.path), "claim_versions": {c.id: c.version for c in registry.claims}},
-                      environment, options, dict(sorted(counts.items())), tuple(claims),
+                      {"path": str(registry.path), "sha256": registry.sha256,
+                       "claim_versions": {c.id: c.version for c in registry.claims}},
+                      environment, options, verdict_counts(claims), tuple(claims),
                       tuple(Reference.from_json(reference) for reference in registry.references))
 
 

@@ -321,8 +321,17 @@ def environment_section(run: RunResults) -> Section:
     rows.append({"key": "gpus", "value": "; ".join(f"{g.get('name')} ({g.get('memory_gib')} GiB)" for g in gpus
                                                    if isinstance(g, dict)) or "none"})
     rows += [{"key": f"library {name}", "value": str(version)} for name, version in libraries.items()]
+    rows += [{"key": f"{kind[:-1]} {name}", "value": revision_text(record)}  # checkpoint / dataset
+             for kind, records in run.revisions.items() for name, record in sorted(records.items())]
     rows += [{"key": f"option {name}", "value": str(value)} for name, value in run.options.items()]
-    return Section("Environment", ("Hardware, library versions, git commit and the options of the run.",), pd.DataFrame(rows))
+    return Section("Environment", ("Hardware, library versions, git commit, the commit each Hub checkpoint and dataset "
+                                   "resolved to, and the options of the run.",), pd.DataFrame(rows))
+
+
+def revision_text(record: dict[str, Any]) -> str:
+    """A Hub name's revision: `main = 1a2b3c4d5e6f (the Hub)`, or that its commit is unknown and why."""
+    commit = str(record.get("commit"))[:12] if record.get("commit") else f"commit unknown: {record.get('unknown', '')}"
+    return f"{record.get('revision')} = {commit}" + (f" ({record['source']})" if record.get("source") else "")
 
 
 def sections(run: RunResults) -> list[Section]:

@@ -5,14 +5,18 @@ may be judged against the paper: paper, seed-study) or quick (smoke, minilm-cpu:
 and never judged; a protocol that does not say is quick); `protocol.for_task(spec)` the Settings one job uses (the protocol's
 values with the task's overrides, and the task's own max_length / doc_stride where the protocol leaves
 them null: harness/spec/tasks.yaml is their one home). Every value must name where it comes from; an unknown protocol,
-setting or task is a ClaimsError with "did you mean". This module only reads and checks; the job that
-uses the settings is harness.finetune.
+setting or task is a ClaimsError with "did you mean", and a value out of its range (RANGES, CHOICES) one that says
+what the setting takes. `parse_override("learning_rate=3e-5")` reads a command line's --set with the same checks
+(`Settings.replace` applies it). The file is harness/spec/protocols.yaml unless `use_file(path)` chose another for
+this process (pytest's --protocols FILE, the finetune command's). This module only reads and checks; the job that
+uses the settings is harness.measure.finetune.job.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +34,8 @@ class Settings:
     """The resolved hyperparameters of one job (one protocol on one task)."""
 
     learning_rate: float
-    train_batch_size: int
+    train_batch_size: int  # per device
+    gradient_accumulation_steps: int  # an optimisation step sums this many batches: the effective batch multiplies by it
     eval_batch_size: int
     num_train_epochs: float
     warmup_ratio: float
@@ -49,11 +54,23 @@ class Settings:
     distillation_alpha_task: float
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with some values changed (tests and benchmarks; unknown names are an error)."""
+        """A copy with some values changed (--set, tests and benchmarks): an unknown name or a value out of its range
+        is a ClaimsError naming the setting and what it takes."""
         unknown = set(changes) - set(SETTING_NAMES)
         if unknown:
-            raise ClaimsError(f"unknown protocol setting(s) {sorted(unknown)}", did_you_mean(sorted(unknown)[0], SETTING_NAMES))
+            name = sorted(unknown)[0]
+            raise ClaimsError(f"unknown protocol setting {name!r}; {did_you_mean(name, SETTING_NAMES)}",
+                              "name a setting of harness/spec/protocols.yaml (its header says what each one does)")
+        for name, value in changes.items():
+            problem = value_problem(name, value)
+            if problem:
+                raise ClaimsError(f"setting {name}={value!r}: {problem}", f"give {name} {allowed(name)}")
         return dataclasses.replace(self, **changes)
+
+    @property
+    def optimisation_batch_size(self) -> int:
+        """Rows per optimisation step on one device: the batch times the gradient accumulation steps."""
+        return self.train_batch_size * self.gradient_accumulation_steps
 
     def seeds(self, count: int) -> list[int]:
         """The seeds of `count` runs: first_seed, first_seed + 1, ..."""
@@ -67,6 +84,87 @@ _TYPES: dict[str, tuple[type, ...]] = {
     f.name: ((int, float) if "float" in str(f.type) else (int,) if "int" in str(f.type) else (str,))
     for f in dataclasses.fields(Settings)
 }
+NULLABLE = frozenset(f.name for f in dataclasses.fields(Settings) if "None" in str(f.type))
+# The values each string setting takes: transformers' SchedulerType members that need no extra arguments, and
+# TrainingArguments' train_sampling_strategy choices that work on one device (tests/test_finetune_cli.py checks both).
+CHOICES = {
+    "lr_scheduler": ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                     "inverse_sqrt"),
+    "train_sampling": ("random", "sequential", "group_by_length"),
+}
+# The range of each number: (lowest, lowest allowed itself?, highest, highest allowed itself?); None: unbounded.
+RANGES: dict[str, tuple[float | None, bool, float | None, bool]] = {
+    "learning_rate": (0, False, None, False), "num_train_epochs": (0, False, None, False),
+    "warmup_ratio": (0, True, 1, False),  # a fraction of the optimisation steps (transformers 5 reads 1 and above as steps)
+    "weight_decay": (0, True, None, False), "distillation_temperature": (0, False, None, False),
+    "distillation_alpha_ce": (0, True, None, False), "distillation_alpha_task": (0, True, None, False),
+    "first_seed": (0, True, None, False),
+    **{name: (1, True, None, False) for name in ("train_batch_size", "gradient_accumulation_steps", "eval_batch_size",
+                                                 "max_length", "doc_stride", "max_train_samples", "max_eval_samples",
+                                                 "max_steps", "save_steps")},
+}
+
+
+def allowed(name: str) -> str:
+    """What a setting takes, in words: 'a whole number of at least 1', 'one of linear, cosine, ...'."""
+    if name in CHOICES:
+        text = "one of " + ", ".join(CHOICES[name])
+    else:
+        low, low_in, high, high_in = RANGES.get(name, (None, False, None, False))
+        kind = "a whole number" if _TYPES[name] == (int,) else "a number"
+        bounds = ([f"{'at least' if low_in else 'above'} {low:g}"] if low is not None else []) + \
+                 ([f"{'at most' if high_in else 'below'} {high:g}"] if high is not None else [])
+        text = f"{kind}{' of' if bounds and bounds[0].startswith('at') else ''} {' and '.join(bounds)}".rstrip()
+    return text + (", or null" if name in NULLABLE else "")
+
+
+def value_problem(name: str, value: Any) -> str | None:
+    """Why `value` cannot be the setting `name`, or None: its type, its range, its choices (null where allowed)."""
+    if value is None:
+        return None if name in NULLABLE else "a value is required"
+    if isinstance(value, bool) or not isinstance(value, _TYPES[name]):
+        return f"{value!r} is not a {_TYPES[name][-1].__name__} ({allowed(name)})"
+    if name in CHOICES and value not in CHOICES[name]:
+        return f"{value!r} is not a choice of {name}: {did_you_mean(value, CHOICES[name])}"
+    low, low_in, high, high_in = RANGES.get(name, (None, False, None, False))
+    if isinstance(value, float) and not math.isfinite(value) or \
+            low is not None and (value < low or value == low and not low_in) or \
+            high is not None and (value > high or value == high and not high_in):
+        return f"{value!r} is out of range: {name} takes {allowed(name)}"
+    return None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """One --set NAME=VALUE as (name, typed value); a ClaimsError naming the setting and what it takes."""
+    name, sep, raw = text.partition("=")
+    name, raw = name.strip(), raw.strip()
+    if not sep or not name:
+        raise ClaimsError(f"--set {text!r}: expected NAME=VALUE",
+                          "e.g. --set learning_rate=3e-5 --set gradient_accumulation_steps=4")
+    if name not in SETTING_NAMES:
+        raise ClaimsError(f"--set {text}: unknown setting {name!r}; {did_you_mean(name, SETTING_NAMES)}",
+                          "name a setting of harness/spec/protocols.yaml (its header says what each one does)")
+    value: Any = raw
+    if raw.lower() in ("null", "none") and name in NULLABLE:
+        value = None
+    elif _TYPES[name] != (str,):
+        try:
+            value = int(raw) if _TYPES[name] == (int,) else float(raw)
+        except ValueError:
+            raise ClaimsError(f"--set {text}: {raw!r} is not {allowed(name)}", f"e.g. --set {name}={_example(name)}") from None
+    problem = value_problem(name, value)
+    if problem:
+        raise ClaimsError(f"--set {text}: {problem}", f"give {name} {allowed(name)}")
+    return name, value
+
+
+def parse_overrides(texts: list[str] | None) -> dict[str, Any]:
+    """Every --set, in order (a later one wins): {name: typed value}."""
+    return dict(parse_override(text) for text in texts or ())
+
+
+def _example(name: str) -> str:
+    return CHOICES[name][0] if name in CHOICES else "3e-5" if _TYPES[name] != (int,) else "4"
 
 
 @dataclass(frozen=True)
@@ -91,18 +189,19 @@ class Protocol:
 
 
 
-def _check_values(where: str, values: Any, sources: Any, complete: bool) -> tuple[dict[str, Any], dict[str, str]]:
+def _check_values(where: str, values: Any, sources: Any, complete: bool,
+                  path: Path = DEFAULT_PROTOCOLS) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate one settings block and its sources; complete=True demands every setting."""
-    fix = "correct harness/spec/protocols.yaml (its header lists the settings)"
+    fix = (f"correct {path} (harness/spec/protocols.yaml's header lists the settings)" if path != DEFAULT_PROTOCOLS
+           else "correct harness/spec/protocols.yaml (its header lists the settings)")
     if not isinstance(values, dict) or not isinstance(sources, dict):
         raise ClaimsError(f"{where}: expected mappings 'settings' and 'sources'", fix)
     for name, value in values.items():
         if name not in SETTING_NAMES:
             raise ClaimsError(f"{where}: unknown setting {name!r}; {did_you_mean(name, SETTING_NAMES)}", fix)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, _TYPES[name])):
-            raise ClaimsError(f"{where}, setting {name!r}: {value!r} is not a {_TYPES[name][-1].__name__}", fix)
-        if value is None and "None" not in str(Settings.__dataclass_fields__[name].type):
-            raise ClaimsError(f"{where}, setting {name!r}: a value is required", fix)
+        problem = value_problem(name, value)
+        if problem:
+            raise ClaimsError(f"{where}, setting {name!r}: {problem}", fix)
         if not isinstance(sources.get(name), str) or not sources[name].strip():
             raise ClaimsError(f"{where}, setting {name!r}: no source given", "say where the value comes from under 'sources'")
     if complete:
@@ -112,10 +211,29 @@ def _check_values(where: str, values: Any, sources: Any, complete: bool) -> tupl
     return dict(values), {name: sources[name] for name in values}
 
 
-def load(path: str | Path = DEFAULT_PROTOCOLS) -> dict[str, Protocol]:
-    """Read and validate the protocols file: {name: Protocol}. Read once while the file is unchanged (every job and
-    every accuracy measurement asks for its protocol); a file that fails to load is read again next time."""
-    path = Path(path)
+_chosen: Path | None = None  # this process's protocols file (--protocols FILE); None: DEFAULT_PROTOCOLS
+
+
+def use_file(path: str | Path | None) -> Path:
+    """Make `path` (None: harness/spec/protocols.yaml) the file every protocol is read from in this process: pytest's
+    --protocols FILE and the finetune command's. Checked at once (a ClaimsError naming the problem); returns it."""
+    global _chosen
+    chosen = Path(path).expanduser() if path else None
+    load(chosen or DEFAULT_PROTOCOLS)
+    _chosen = chosen
+    return active_file()
+
+
+def active_file() -> Path:
+    """The protocols file this process reads (use_file)."""
+    return _chosen or DEFAULT_PROTOCOLS
+
+
+def load(path: str | Path | None = None) -> dict[str, Protocol]:
+    """Read and validate a protocols file (default: active_file()): {name: Protocol}. Read once while the file is
+    unchanged (every job and every accuracy measurement asks for its protocol); a file that fails to load is read
+    again next time."""
+    path = Path(path) if path is not None else active_file()
     try:
         stat = path.stat()
         stamp = (stat.st_mtime_ns, stat.st_size)
@@ -126,8 +244,11 @@ def load(path: str | Path = DEFAULT_PROTOCOLS) -> dict[str, Protocol]:
 
 @functools.lru_cache(maxsize=8)
 def _load(path: Path, stamp: tuple[int, int] | None) -> dict[str, Protocol]:
-    document = read_yaml(path, "protocols file", "restore harness/spec/protocols.yaml")
-    if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
+    own = path == DEFAULT_PROTOCOLS
+    document = read_yaml(path, "protocols file", "restore harness/spec/protocols.yaml" if own else
+                         "pass --protocols a YAML file laid out as harness/spec/protocols.yaml")
+    if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION \
+            or not isinstance(document.get("protocols") or {}, dict):
         raise ClaimsError(f"{path}: expected schema_version {SCHEMA_VERSION} and a 'protocols' mapping",
                           "see harness/spec/protocols.yaml")
     known_tasks = task_names()
@@ -136,14 +257,17 @@ def _load(path: Path, stamp: tuple[int, int] | None) -> dict[str, Protocol]:
         where = f"{path}, protocol {name!r}"
         if not isinstance(raw, dict):
             raise ClaimsError(f"{where}: expected a mapping", "see the other protocols in the file")
-        settings, sources = _check_values(where, raw.get("settings"), raw.get("sources"), complete=True)
+        settings, sources = _check_values(where, raw.get("settings"), raw.get("sources"), complete=True, path=path)
         overrides, override_sources = {}, {}
-        for task, block in (raw.get("tasks") or {}).items():
+        tasks = raw.get("tasks") or {}
+        if not isinstance(tasks, dict):
+            raise ClaimsError(f"{where}, 'tasks': expected a mapping of task names to settings", "see the paper protocol's tasks")
+        for task, block in tasks.items():
             if task not in known_tasks:
                 raise ClaimsError(f"{where}: unknown task {task!r}; {did_you_mean(task, known_tasks)}", "use a task of harness/spec/tasks.yaml")
             block = block if isinstance(block, dict) else {}
             overrides[task], override_sources[task] = _check_values(f"{where}, task {task!r}", block.get("settings"),
-                                                                    block.get("sources"), complete=False)
+                                                                    block.get("sources"), complete=False, path=path)
         faithful = raw.get("faithful", False)
         if not isinstance(faithful, bool):
             raise ClaimsError(f"{where}, 'faithful': {faithful!r} is not true or false",
@@ -153,14 +277,14 @@ def _load(path: Path, stamp: tuple[int, int] | None) -> dict[str, Protocol]:
     return protocols
 
 
-def get(name: str, path: str | Path = DEFAULT_PROTOCOLS) -> Protocol:
-    """The protocol called `name`; a ClaimsError naming the known ones otherwise."""
+def get(name: str, path: str | Path | None = None) -> Protocol:
+    """The protocol called `name` (in `path`, default active_file()); a ClaimsError naming the known ones otherwise."""
     protocols = load(path)
     if name not in protocols:
-        raise ClaimsError(f"unknown protocol {name!r} (in {path})", did_you_mean(name, list(protocols)))
+        raise ClaimsError(f"unknown protocol {name!r} (in {path or active_file()})", did_you_mean(name, list(protocols)))
     return protocols[name]
 
 
-def names(path: str | Path = DEFAULT_PROTOCOLS) -> list[str]:
+def names(path: str | Path | None = None) -> list[str]:
     """Every protocol's name, in file order."""
     return list(load(path))

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn, get_args, get_origin
 
 from harness.errors import ClaimsError, did_you_mean
-from harness.files import read_yaml
+from harness.files import file_sha256, read_yaml
 from harness.paths import CLAIMS_DIR
-from harness.spec import families
+from harness.spec import families, registry_document
 from harness.spec.families import METRICS
 from harness.spec.tasks import get_task, task_names
 
@@ -30,6 +31,7 @@ MODELS = ("bert", "distilbert", "both")
 # How the report and the statements name each model (DistilBERT (D): the SQuAD job distilled from BERT).
 MODEL_LABELS = {"bert": "BERT-base", "distilbert": "DistilBERT", "distilbert_d": "DistilBERT (D)", "both": "both models"}
 TOLERANCE_KINDS = ("absolute", "relative", "at_least", "at_most")
+ID_PATTERN = re.compile(r"[a-z0-9_.]+")  # a claim id: lower-case letters, digits, _ and . (glue.cola.bert)
 
 
 EDGE = 1e-12  # a value exactly on a tolerance's edge is inside it
@@ -68,10 +70,12 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class SeedSpread:
-    """A published seed-to-seed standard deviation of a cell (points), with where it was read: a prior for the judge."""
+    """A published seed-to-seed standard deviation of a cell (points), with where it was read and how many seeds it
+    came from (its seeds - 1 degrees of freedom): a prior for the judge (harness.judge.noise)."""
 
     sigma: float
     source: str
+    seeds: int = 2  # a spread of unstated provenance counts as the least informative one (1 degree of freedom)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class Registry:
     paper: dict[str, Any]
     claims: tuple[Claim, ...]
     references: tuple[dict[str, Any], ...]
+    sha256: str | None = None  # the file's content digest, recorded in results.json (check finds the registry by it)
 
     def family(self, *families: str) -> list[Claim]:
         return [c for c in self.claims if c.family in families]
@@ -146,7 +151,9 @@ def _problem(value: Any, kind: Any) -> str | None:
             [pair for k, v in value.items() for pair in ((k, args[0]), (v, args[1]))]
         return next((problem for v, k in pairs if (problem := _problem(v, k))), None)
     if isinstance(value, bool) and kind is not bool or not isinstance(value, (int, float) if kind is float else kind):
-        return f"expected {kind.__name__}, got {type(value).__name__} {value!r}"
+        return f"expected {kind.__name__}, got {type(value).__name__} {registry_document.shorten(repr(value), 60)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"expected a finite number, got {value}"
     return None
 
 
@@ -165,8 +172,8 @@ class _Block:
 
     def fail(self, name: str, problem: str) -> NoReturn:
         ident = self.raw.get("id")
-        where = f"{self.path}, {self.label}" + (f" (id {ident!r})" if isinstance(ident, str) else "")
-        raise ClaimsError(f"{where}{f', field {name!r}' if name else ''}: {problem}",
+        where = f"{self.path}, {self.label}" + (f" (id {registry_document.shorten(repr(ident), 60)})" if isinstance(ident, str) else "")
+        raise ClaimsError(f"{where}{f', field {name!r}' if name else ''}: {registry_document.shorten(problem, 300)}",
                           f"correct {self.label} of the registry (see its header for the schema)")
 
     def _value(self, name: str) -> Any:
@@ -185,21 +192,24 @@ class _Block:
         if problem := _problem(raw.get("kind"), _KIND):
             self.fail(f"{name}.kind", problem)
         if _problem(value := raw.get("value"), float) or value < 0:
-            self.fail(f"{name}.value", f"expected a non-negative number, got {value!r}")
+            self.fail(f"{name}.value", f"expected a non-negative number (finite), got {registry_document.shorten(repr(value), 60)}")
         return Tolerance(raw["kind"], float(value))
 
     def _seed_spread(self, name: str, raw: Any) -> SeedSpread:
-        """{sigma: > 0, source: where it was published}: a prior without its source is refused (never invent a figure)."""
+        """{sigma: > 0, seeds: >= 2, source: where it was published}: a prior without its source or the number of seeds
+        it came from is refused (never invent a figure)."""
         if problem := _problem(raw, dict[str, Any]):
             self.fail(name, problem)
-        unknown = sorted(set(raw) - {"sigma", "source"})
+        unknown = sorted(set(raw) - {"sigma", "seeds", "source"})
         if unknown:
-            self.fail(f"{name}.{unknown[0]}", "unknown key; a seed_spread has sigma and source")
+            self.fail(f"{name}.{unknown[0]}", "unknown key; a seed_spread has sigma, seeds and source")
         if _problem(sigma := raw.get("sigma"), float) or sigma <= 0:
             self.fail(f"{name}.sigma", f"expected a positive number of points, got {sigma!r}")
         if not isinstance(source := raw.get("source"), str) or not source.strip():
             self.fail(f"{name}.source", "missing: say where the spread was published")
-        return SeedSpread(float(sigma), " ".join(source.split()))
+        if _problem(seeds := raw.get("seeds"), int) or seeds < 2:
+            self.fail(f"{name}.seeds", f"expected the number of seeds the spread was measured from (at least 2), got {seeds!r}")
+        return SeedSpread(float(sigma), " ".join(source.split()), int(seeds))
 
 
 @dataclass(frozen=True)
@@ -281,7 +291,10 @@ def _statement(claim: _Block) -> str:
             "task": get_task(values["task"]).display_name if values.get("task") else None}
     try:
         return text.format_map({k: v for k, v in fill.items() if v is not None}) if "{" in text else text
-    except (KeyError, ValueError, IndexError, TypeError) as error:
+    except KeyError as error:
+        claim.fail("statement", f"cannot fill {{{error.args[0]}}}: this row does not set it (a statement may use {{model}}, "
+                                "{task}, {paper_value} where the row has them)")
+    except (ValueError, IndexError, TypeError) as error:
         claim.fail("statement", f"cannot fill {text!r} ({error!r}): a statement may use {{model}}, {{task}}, {{paper_value}}")
 
 
@@ -297,10 +310,13 @@ def parse_claim(path: Path, index: int, raw: Any, shared: _Shared | None = None)
     for name in _REQUIRED:
         if name not in claim_block.values:
             claim_block.fail(name, "missing (required)")
+    if not ID_PATTERN.fullmatch(claim_block.values["id"]):
+        row.fail("id", f"{registry_document.shorten(repr(claim_block.values['id']), 60)} has characters outside [a-z0-9_.] "
+                       "(ids name pytest's test ids and the report's anchors)")
+    if claim_block.values.get("out_of_scope") is None and claim_block.values.get("paper_value") is None:
+        row.fail("paper_value", "missing: a claim in scope needs the paper's value")  # before the statement that may use it
     claim = Claim(**claim_block.values | {"statement": _statement(claim_block), "params": _params(claim_block, layers)})
     if claim.out_of_scope is None:
-        if claim.paper_value is None:
-            row.fail("paper_value", "missing: a claim in scope needs the paper's value")
         if claim.tolerance is None or not claim.tolerance_reason:
             row.fail("tolerance" if claim.tolerance is None else "tolerance_reason", "missing: a claim in scope needs a tolerance and its rationale")
     if claim.paper_seeds < 1:
@@ -308,19 +324,42 @@ def parse_claim(path: Path, index: int, raw: Any, shared: _Shared | None = None)
     return claim
 
 
+def _expand_spread_sources(path: Path, document: dict[str, Any]) -> None:
+    """A seed_spread whose `source` names a reference of the registry (`references`) and adds a `note` reads as that
+    reference's note and source followed by the note: one published reproduction is written once, however many cells
+    take their spread from it."""
+    references = {ref.get("id"): ref for ref in document.get("references") or () if isinstance(ref, dict)}
+    blocks = [*(document.get("templates") or {}).values(), *document["claims"]]
+    for block in blocks:
+        spread = block.get("seed_spread") if isinstance(block, dict) else None
+        if not isinstance(spread, dict) or "note" not in spread:
+            continue
+        reference = references.get(spread.get("source"))
+        if reference is None:
+            raise ClaimsError(f"{path}, seed_spread with source {registry_document.shorten(repr(spread.get('source')), 60)}: "
+                              "a `note` needs `source` to name a reference of the registry",
+                              f"name one of {', '.join(map(str, references)) or 'no references'} or write the source out")
+        text = " ".join(str(reference.get("note", "")).split())
+        spread["source"] = f"{text.rstrip('.')} ({reference.get('source')}, {reference['id']}): {spread.pop('note')}"
+
+
 def load(path: str | Path = DEFAULT_REGISTRY) -> Registry:
     """Read and validate a registry file; raise ClaimsError naming the row (or block) and field of any problem."""
     path = Path(path)
     document = read_yaml(path, "claim registry", "pass an existing registry file with --registry")
+    registry_document.bound_aliases(path)
     if not isinstance(document, dict) or not isinstance(document.get("claims"), list):
         raise ClaimsError(f"{path}: expected a mapping with a 'claims' list", "see claims/registry.yaml for the layout")
     if document.get("schema_version") != SCHEMA_VERSION:
         raise ClaimsError(f"{path}: schema_version {document.get('schema_version')!r}, this harness reads {SCHEMA_VERSION}",
                           "update the registry to the current schema")
+    registry_document.check(path, document)
+    _expand_spread_sources(path, document)
     shared = _shared(path, document)
     claims = tuple(parse_claim(path, i, raw, shared) for i, raw in enumerate(document["claims"]))
+    registry_document.check(path, document, "claims")  # what the rows' fields did not name (params)
     ids = [claim.id for claim in claims]
     for i, claim_id in enumerate(ids):
         if claim_id in ids[:i]:
             raise ClaimsError(f"{path}, claim #{i + 1}, field 'id': duplicate id {claim_id!r}", "give every row its own id")
-    return Registry(path, document.get("paper", {}), claims, tuple(document.get("references") or ()))
+    return Registry(path, document.get("paper", {}), claims, tuple(document.get("references") or ()), file_sha256(path))

@@ -76,6 +76,9 @@ class TaskSpec:
     # Not in a job's cache key (keyed False): neither decides a trained result.
     constant_predictor_exempt: str = field(default="", metadata={"keyed": False})  # why a constant predictor still counts
     cost: TaskCost | None = field(default=None, metadata={"keyed": False})  # the GPU-time model's figures (None: overhead only)
+    # The Hub dataset's revision (a branch, a tag or a commit): a job's key holds it with the commit it resolved to, in
+    # its data's identity (harness.data.loading.Source.identity), so it is not keyed twice here.
+    hub_revision: str = field(default="main", metadata={"keyed": False})
 
     @property
     def num_labels(self) -> int:
@@ -127,6 +130,12 @@ def _parse_cost(name: str, raw: Any) -> TaskCost:
     return TaskCost(int(raw["train_rows"]), int(raw["eval_rows"]), float(raw["padded_tokens"]))
 
 
+def _revision(name: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip() or any(c.isspace() for c in raw):
+        _fail(name, "hub_revision", f"expected a branch, a tag or a commit of the Hub dataset, got {raw!r}")
+    return raw
+
+
 def parse_task(name: str, raw: Any) -> TaskSpec:
     """Build and check one TaskSpec from its raw YAML mapping."""
     if not isinstance(raw, dict):
@@ -141,6 +150,7 @@ def parse_task(name: str, raw: Any) -> TaskSpec:
             kind=raw["kind"],
             hub_path=raw["hub_path"],
             hub_config=raw.get("hub_config"),
+            hub_revision=_revision(name, raw.get("hub_revision", "main")),
             text_columns=tuple(raw["text_columns"]),
             label_column=raw.get("label_column"),
             label_names=tuple(raw.get("label_names") or ()),

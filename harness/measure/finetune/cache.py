@@ -191,6 +191,7 @@ class ResultCache:
         """The lock of one entry's folder (filelock: released by the system if its holder is killed)."""
         from filelock import FileLock, Timeout
 
+        self._clear_the_way(folder)
         folder.mkdir(parents=True, exist_ok=True)
         lock = FileLock(folder / LOCK_FILE)
         try:
@@ -202,6 +203,14 @@ class ResultCache:
             yield
         finally:
             lock.release()
+
+    def _clear_the_way(self, folder: Path) -> None:
+        """A file (or broken link) where an entry's folder, or its job's, belongs: no result; removed with a CacheWarning."""
+        for part in (folder.parent, folder):
+            if part.is_symlink() and not part.exists() or part.exists() and not part.is_dir():
+                warnings.warn(CacheWarning(f"cache folder {part} was a file, not a folder: removed; the job runs and stores "
+                                           "its result there"), stacklevel=4)
+                part.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ reading
     def read(self, where: JobKey | Path, recompute: Recompute | None = None) -> StoredEntry:
@@ -259,6 +268,8 @@ class ResultCache:
             entry = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None, NO_ENTRY, False
+        except NotADirectoryError:  # the entry's folder (or its job's) is a file: no result; lock_folder replaces it
+            return None, "its folder is a file, not a folder (no result is there)", False
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             return None, f"not readable JSON ({error})", False
         if not isinstance(entry, dict) or entry.get("schema_version") != SCHEMA_VERSION:

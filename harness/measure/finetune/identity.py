@@ -2,7 +2,8 @@
 
 - `checkpoint_identity`: a local folder by the sha256 of its weight files, config.json and tokenizer files
   (whichever of TOKENIZER_FILES exist: an uncased vocabulary swapped for a cased one is another key),
-  not its path; a Hub name by the commit `main` resolves to (it pins the tokenizer files too).
+  not its path; a Hub name (`name` or `name@revision`) by the commit its revision resolves to, asked of
+  the Hub or read from the Hugging Face cache (harness.data.hub; it pins the tokenizer files too).
 - `code_identity`: a fingerprint of each module that trains or preprocesses (KEYED_MODULES), the sha256
   of its syntax tree with the docstrings dropped (comments are not in a tree), so editing the code
   changes the key and editing its documentation does not. Derived, never a number bumped by hand.
@@ -10,6 +11,7 @@
   metrics of stored predictions instead of training again.
 - `key_libraries`: the versions of the libraries that change a trained result.
 - `training_devices`: how many devices Trainer spreads one step over (it multiplies the batch by them).
+- `revisions`: what the Hub names of some jobs resolved to (revision, commit, where it was read), for results.
 The key itself is assembled by harness.measure.finetune.job_key; where entries live is harness.measure.finetune.cache.
 """
 
@@ -20,6 +22,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,32 +50,40 @@ def files_identity(paths: list[Path]) -> dict[str, str]:
 
 
 def checkpoint_identity(checkpoint: str) -> dict[str, Any]:
-    """What pins a checkpoint: a local folder's weight, config and tokenizer files, or the Hub commit it resolves to."""
-    from harness.data.hub import hub_is_reachable, looks_like_local_path
+    """What pins a checkpoint: a local folder's weight, config and tokenizer files, or the Hub commit it resolves to
+    (harness.data.hub.resolve_model; unknown where neither the Hub nor its cache can tell: the key is less specific)."""
+    from harness.data.hub import looks_like_local_path, resolve_model, split_revision
+    from harness.errors import MissingInput
     from harness.measure.models import weight_files
 
     if looks_like_local_path(checkpoint):
         folder = Path(checkpoint)  # content, not the path
         return {"local_files": files_identity([*weight_files(folder), folder / "config.json",
                                                *(folder / name for name in TOKENIZER_FILES)])}
-    return {"hub_name": checkpoint, "revision": _hub_revision(checkpoint, hub_is_reachable())}
+    try:
+        return resolve_model(checkpoint).identity()
+    except MissingInput as missing:  # the job cannot run here; its key says which name and revision it would need
+        name, revision = split_revision(checkpoint)
+        return {"hub_name": name, "revision": revision, "commit": None, "commit_unknown": missing.what}
 
 
-def _hub_revision(name: str, online: bool) -> str | None:
-    """The commit `main` points at: from the local Hub cache (offline), else asked of the Hub; None if unknown."""
-    from huggingface_hub import constants
+def revisions(jobs: Iterable[Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """What each Hub name the jobs (harness.measure.finetune.job.Job) read resolved to when their keys were computed in
+    this process (harness.data.hub; nothing is asked here), for results: {"checkpoints": {name: record}, "datasets":
+    {path/config: record}}, a record holding the revision asked, the commit (None when it cannot be told, with why) and
+    where it was read. Local folders and files are keyed by their content and not listed."""
+    from harness.data.hub import looks_like_local_path, recorded, split_revision
 
-    ref = Path(constants.HF_HUB_CACHE) / f"models--{name.replace('/', '--')}" / "refs" / "main"
-    if ref.is_file():
-        return ref.read_text(encoding="utf-8").strip()
-    if online:
-        from huggingface_hub import HfApi
-
-        try:
-            return HfApi().model_info(name).sha
-        except Exception:  # noqa: BLE001 - an unknown revision only makes the key less specific
-            return None
-    return None
+    found: dict[str, dict[str, dict[str, Any]]] = {"checkpoints": {}, "datasets": {}}
+    for job in jobs:
+        for one in (job, job.teacher) if job.teacher else (job,):
+            record = None if looks_like_local_path(one.checkpoint) else recorded(one.checkpoint)
+            if record is not None:
+                found["checkpoints"][split_revision(one.checkpoint)[0]] = record
+            for source in (vars(one).get("sources") or {}).values():  # located for the key already, never here
+                if source.kind == "hub" and source.hub is not None:
+                    found["datasets"][source.location] = source.hub.record()
+    return found
 
 
 def source_fingerprint(source: str) -> str:

@@ -34,8 +34,6 @@ from harness.spec import protocols
 from harness.spec.protocols import Settings
 from harness.spec.tasks import TaskSpec, get_task
 
-GRADIENT_ACCUMULATION_STEPS = 1  # every job's (TrainingArguments' default); the effective batch in the key multiplies by it
-
 
 @dataclass(frozen=True)
 class Job:
@@ -85,7 +83,9 @@ class Job:
 
 def make_job(checkpoint: str, task: str, protocol: str = "paper", seed: int | None = None, *, device: str = "cpu",
              data_dir: Path | None = None, teacher: str | None = None, overrides: dict[str, Any] | None = None) -> Job:
-    """A Job from names: the protocol's settings for the task (plus overrides); teacher = a checkpoint to distil from."""
+    """A Job from names: the protocol's settings for the task (plus overrides, checked: Settings.replace; they are
+    settings, so part of the key); teacher = a checkpoint to distil from. The protocol is read from this process's
+    protocols file (harness.spec.protocols.use_file: --protocols FILE)."""
     spec = get_task(task)
     settings = protocols.get(protocol).for_task(spec)
     if overrides:
@@ -111,8 +111,8 @@ def job_key(job: Job) -> JobKey:
         "device": job.device,
         "precision": job.precision,
         "devices": device_count,
-        # Trainer's step: per-device batch x devices x gradient accumulation
-        "effective_train_batch_size": job.settings.train_batch_size * device_count * GRADIENT_ACCUMULATION_STEPS,
+        # Trainer's optimisation step: per-device batch x devices x gradient accumulation (a setting, so in the key twice)
+        "effective_train_batch_size": job.settings.optimisation_batch_size * device_count,
         "code": code_identity(),
         "teacher": job_key(job.teacher).id if job.teacher else None,
     }

@@ -2,6 +2,9 @@
 holds one, else trains it (harness.measure.finetune.training) and stores it, holding the job's lock so that
 processes sharing a cache train each job once; `cached_result` reads a job back and never trains. Both read
 the cache through its one read path (ResultCache.read, with harness.measure.finetune.rescore's `recompute`).
+While it runs, a job shows its progress (harness.measure.finetune.progress: nothing unless this process has a
+listener) and Trainer reports to this process's tracking (harness.measure.finetune.tracking: --report-to);
+neither is part of its key.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import logging
 import warnings
 
 from harness.errors import ClaimsError, MissingInput
+from harness.measure.finetune import progress, tracking
 from harness.measure.finetune.cache import CacheWarning, ResultCache
 from harness.measure.finetune.job import Job, JobResult, job_key
 from harness.measure.finetune.rescore import recompute
@@ -31,7 +35,7 @@ def run_job(job: Job, cache: ResultCache | None = None, *, refresh: bool = False
     entry = None if refresh else cache.peek(key)
     if entry is not None and (not need_model or cache.has_model(key)):
         LOG.info("cache hit for %s: %s", job.describe(), cache.entry_path(key))
-        return JobResult(job, key, entry, cached=True, cache=cache)
+        return progress.read_back(JobResult(job, key, entry, cached=True, cache=cache))
     teacher_dir = None
     if job.teacher is not None:
         teacher_dir = cache.model_dir(run_job(job.teacher, cache, need_model=True).key)
@@ -42,12 +46,13 @@ def run_job(job: Job, cache: ResultCache | None = None, *, refresh: bool = False
             entry = cache.load(key, recompute)
             if entry is not None and (not need_model or cache.has_model(key)):
                 cache.discard_checkpoints(key)  # left by a run killed after writing its entry
-                return JobResult(job, key, entry, cached=True, cache=cache)
+                return progress.read_back(JobResult(job, key, entry, cached=True, cache=cache))
             if entry is not None:
                 warnings.warn(CacheWarning(f"{cache.folder(key)}: the fine-tuned model DistilBERT (D) needs as its teacher "
                                            f"is missing; training {job.describe()} again"), stacklevel=2)
-        entry = fine_tune(job, key, cache, teacher_dir, callbacks)
-    return JobResult(job, key, entry, cached=False, cache=cache)
+        entry = fine_tune(job, key, cache, teacher_dir, (*callbacks, *progress.callbacks(job, key.id)), tracking.current(),
+                          tracking.run_name(job, key))
+    return progress.finished(JobResult(job, key, entry, cached=False, cache=cache))
 
 
 def cached_result(job: Job, cache: ResultCache) -> JobResult:

@@ -28,27 +28,17 @@ from transformers import TrainerCallback
 
 from harness.data import preprocess
 from harness.data.loading import load
-from harness.errors import ClaimsError, MissingInput
+from harness.errors import ClaimsError
 from harness.files import atomic_folder
 from harness.measure.finetune.cache import JobKey, ResultCache
-from harness.measure.finetune.job import GRADIENT_ACCUMULATION_STEPS, Job
+from harness.measure.finetune.job import Job
 from harness.measure.finetune.predictions import SplitPredictions
-from harness.measure.models import accepted_inputs
+from harness.measure.finetune.tracking import Tracking
+from harness.measure.models import accepted_inputs, load_tokenizer
 from harness.spec.protocols import Settings
 from harness.spec.tasks import TaskSpec
 
 LOG = logging.getLogger(__name__)
-
-
-def load_tokenizer(checkpoint: str | Path) -> Any:
-    """The checkpoint's own tokenizer; a MissingInput naming the fix when its files are not there."""
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(str(checkpoint))
-    except (OSError, ValueError) as error:
-        raise MissingInput(f"cannot load the tokenizer of {checkpoint!r} ({str(error).splitlines()[0]})",
-                           "save the tokenizer beside the weights (tokenizer.save_pretrained(folder))") from None
 
 
 def _first(dataset: Any, count: int | None) -> Any:
@@ -61,8 +51,10 @@ def _model_columns(features: Any, model: Any, extra: tuple[str, ...] = ()) -> An
     return features.select_columns([c for c in features.column_names if c in keep])
 
 
-def training_arguments(job: Job, output_dir: Path, distilling: bool = False) -> Any:
-    """TrainingArguments from the job's settings: Trainer's checkpoints every save_steps, the last one kept."""
+def training_arguments(job: Job, output_dir: Path, distilling: bool = False, tracking: Tracking | None = None,
+                       run_name: str | None = None) -> Any:
+    """TrainingArguments from the job's settings: Trainer's checkpoints every save_steps, the last one kept; Trainer
+    reports to the run's tracking (--report-to; none by default) under run_name."""
     from transformers import TrainingArguments
 
     s = job.settings
@@ -70,7 +62,7 @@ def training_arguments(job: Job, output_dir: Path, distilling: bool = False) -> 
         output_dir=str(output_dir),
         per_device_train_batch_size=s.train_batch_size,
         per_device_eval_batch_size=s.eval_batch_size,
-        gradient_accumulation_steps=GRADIENT_ACCUMULATION_STEPS,  # the cache key's effective batch reads the same value
+        gradient_accumulation_steps=s.gradient_accumulation_steps,  # the cache key's effective batch reads the same value
         learning_rate=s.learning_rate,
         num_train_epochs=s.num_train_epochs,
         max_steps=s.max_steps or -1,
@@ -89,15 +81,18 @@ def training_arguments(job: Job, output_dir: Path, distilling: bool = False) -> 
         logging_steps=s.save_steps,  # every checkpoint's log then covers every step before it
         logging_nan_inf_filter=False,  # a NaN loss must show: it makes the run invalid
         eval_strategy="no",
-        report_to="none",
+        **(tracking or Tracking()).trainer_arguments(run_name or output_dir.parent.name),  # report_to, run_name
         disable_tqdm=False,
         remove_unused_columns=not distilling,  # the distillation batches keep BERT's token_type_ids for the teacher
     )
 
 
-def fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | None, callbacks: tuple) -> dict[str, Any]:
-    """Train the job, score its evaluation splits and store the result under `key`; the stored entry."""
+def fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | None, callbacks: tuple,
+              tracking: Tracking | None = None, run_name: str | None = None) -> dict[str, Any]:
+    """Train the job, score its evaluation splits and store the result under `key`; the stored entry. Trainer reports
+    to `tracking` (harness.measure.finetune.tracking) under run_name while it trains."""
     from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding, Trainer, set_seed
+    from transformers.trainer_callback import ProgressCallback
 
     from harness import environment
     from harness.measure.finetune.distill import DistillationTrainer
@@ -126,20 +121,29 @@ def fine_tune(job: Job, key: JobKey, cache: ResultCache, teacher_dir: Path | Non
     else:
         train_features = preprocess.tokenize_task(train, spec, tokenizer, s.max_length)
     collator = DataCollatorWithPadding(feature_tokenizer, pad_to_multiple_of=8 if job.device == "cuda" else None)
-    common = {"model": model, "args": training_arguments(job, cache.trainer_dir(key), teacher is not None),
+    tracking = tracking or Tracking()
+    run_name = run_name or key.job_id
+    common = {"model": model, "args": training_arguments(job, cache.trainer_dir(key), teacher is not None, tracking, run_name),
               "train_dataset": train_features, "data_collator": collator, "processing_class": tokenizer,
               "callbacks": [LogTheLastStep(), *callbacks]}
-    if teacher is not None:
-        trainer = DistillationTrainer(**common, teacher=teacher, temperature=s.distillation_temperature,
-                                      alpha_ce=s.distillation_alpha_ce, alpha_task=s.distillation_alpha_task)
-    else:
-        trainer = Trainer(**common)
     resume = cache.last_checkpoint(key)
     if resume is not None:
         LOG.warning("resuming %s from %s", job.describe(), resume)
-    started = time.perf_counter()
-    train_output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    train_seconds = time.perf_counter() - started
+    with tracking.environment(run_name):  # the integrations read their folders when built and when training starts
+        if teacher is not None:
+            trainer = DistillationTrainer(**common, teacher=teacher, temperature=s.distillation_temperature,
+                                          alpha_ce=s.distillation_alpha_ce, alpha_task=s.distillation_alpha_task)
+        else:
+            trainer = Trainer(**common)
+            # The heads here average their loss over the batch and ignore num_items_in_batch, which Trainer hands to any
+            # model whose forward takes **kwargs, and then leaves the loss undivided: with gradient accumulation every
+            # step would sum, not average, its batches (a loss and a gradient gradient_accumulation_steps times too big).
+            trainer.model_accepts_loss_kwargs = False
+        if any(getattr(callback, "replaces_progress_bar", False) for callback in callbacks):
+            trainer.remove_callback(ProgressCallback)  # the caller shows the progress (harness.measure.finetune.progress)
+        started = time.perf_counter()
+        train_output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        train_seconds = time.perf_counter() - started
     started = time.perf_counter()
     predictions = {split: predict_split(trainer, spec, dataset, tokenizer, s) for split, dataset in evals.items()}
     predictions = {split: SplitPredictions.from_json(p.to_json()) for split, p in predictions.items()}  # as stored

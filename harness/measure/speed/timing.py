@@ -8,6 +8,9 @@ The protocol (docs/speed.md gives the reasons):
   - the inputs cut into chunks, and the two models' chunks interleaved A B, B A, A B, ... (each chunk
     timed for both models, in alternating order) so that drift of a shared machine hits both alike and
     a linear drift cancels; speedup = total time of BERT / total time of DistilBERT;
+  - on CPU the pass timed as SUB_PASSES sub-passes one after another, sub-pass b over pairs b, b + B,
+    b + 2B, ... (the same mix of lengths in each): their ratios are the replicates of the ratio's interval
+    (harness.judge.speed_interval);
   - on a GPU, synchronize before a round starts and before its clock stops; one grid cell per batch
     size, sequence length and dtype (time_grid).
 
@@ -20,6 +23,7 @@ turns timings into a claim's measurement (harness.measure.speed.runner) or judge
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import statistics
@@ -31,11 +35,13 @@ from typing import Any
 
 import torch
 
+from harness.measure import live
 from harness.measure.models import accepted_inputs
 from harness.measure.speed.inputs import fixed_length_batch
 
 ROLES = ("bert", "distilbert")
 CHUNK_PAIRS = 5  # pairs per timed round on CPU: 1500 pairs -> 300 rounds per model, each 0.15-0.5 s here
+SUB_PASSES = 10  # a CPU pass as 10 sub-passes of 150 pairs (30 chunks) each: the replicates of its interval
 WARMUP_PAIRS = 20  # untimed passes per model before the first timed round
 
 
@@ -65,7 +71,8 @@ def clock_runner(rounds: Sequence[Round]) -> list[float]:
 
 
 def benchmark_runner(benchmark: Any) -> Runner:
-    """A runner that times the rounds with pytest-benchmark's pedantic mode: one benchmark round per round."""
+    """A runner that times the rounds with pytest-benchmark's pedantic mode: one benchmark round per round, then each
+    model's rounds made its own benchmark (per_model_benchmarks)."""
 
     def run(rounds: Sequence[Round]) -> list[float]:
         if getattr(benchmark, "disabled", False):  # --benchmark-disable, or xdist: time the rounds ourselves
@@ -79,9 +86,62 @@ def benchmark_runner(benchmark: Any) -> Runner:
             return (one,), {}
 
         benchmark.pedantic(lambda one: one.run(), setup=setup, rounds=len(rounds), iterations=1, warmup_rounds=0)
-        return list(benchmark.stats.stats.data)
+        durations = list(benchmark.stats.stats.data)
+        per_model_benchmarks(benchmark, [one.role for one in rounds], durations)
+        return durations
 
     return run
+
+
+def per_model_benchmarks(benchmark: Any, roles: Sequence[str], durations: Sequence[float]) -> None:
+    """Split the one benchmark pedantic mode recorded (both models' rounds, interleaved) into one benchmark per model.
+
+    Each keeps its model's rounds in their timed order, in the claim's group, named as a parameter of the test
+    (`test_speed_claim[speed.cpu.stsb_speedup-bert]`, params {"model": "bert"}): pytest-benchmark's min, mean and
+    histogram then describe one model, and `pytest-benchmark compare` and --benchmark-compare match each model's
+    benchmark across runs by that name. The first model's benchmark is the one pedantic made; the others are added to
+    the session's list of benchmarks as pytest-benchmark adds its own (the fixture's `_add_stats`).
+    """
+    from pytest_benchmark.stats import Metadata, Stats
+
+    blended = benchmark.stats
+    for index, role in enumerate(dict.fromkeys(roles)):
+        metadata = blended if index == 0 else Metadata(benchmark, iterations=1, options=blended.options)
+        metadata.stats = Stats()
+        for one, duration in zip(roles, durations, strict=True):
+            if one == role:
+                metadata.stats.update(duration)
+        metadata.param = f"{benchmark.param}-{role}" if benchmark.param else role
+        metadata.params = {**{name: getattr(value, "id", value) for name, value in (benchmark.params or {}).items()},
+                           "model": role}  # a Claim parameter as its id: JSON, not the whole row
+        for name in ("name", "fullname"):
+            base = getattr(benchmark, name)
+            setattr(metadata, name, f"{base[:-1]}-{role}]" if base.endswith("]") else f"{base}[{role}]")
+        if index:
+            benchmark._add_stats(metadata)
+
+
+def announced(rounds: Sequence[Round], what: str = "speed", chunks: bool = True) -> tuple[Round, ...]:
+    """The rounds, each saying `what: round i/n (role, chunk c/k)` as its untimed preparation starts
+    (harness.measure.live: nothing unless this process has a listener; the first and last rounds are kept in a log)."""
+    if not live.active():
+        return tuple(rounds)
+    total, chunk_count = len(rounds), max((one.chunk for one in rounds), default=0) + 1
+    started: list[float] = []  # when the first timed round began (after the warm-up)
+
+    def prepare(index: int, one: Round) -> Callable[[], None]:
+        def run() -> None:
+            where = f" ({one.role}, chunk {one.chunk + 1}/{chunk_count})" if chunks else f" ({one.role})"
+            left = (f", about {live.duration((time.perf_counter() - started[0]) / (index - 1) * (total - index + 1))} left"
+                    if started and index > 1 else "")
+            live.status(f"{what}: round {index}/{total}{where}{left}", milestone=index in (1, total))
+            if one.prepare is not None:
+                one.prepare()
+            if not started:
+                started.append(time.perf_counter())
+        return run
+
+    return tuple(dataclasses.replace(one, prepare=prepare(index, one)) for index, one in enumerate(rounds, 1))
 
 
 def split_chunks(count: int, chunk_size: int) -> list[range]:
@@ -89,6 +149,19 @@ def split_chunks(count: int, chunk_size: int) -> list[range]:
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     return [range(start, min(start + chunk_size, count)) for start in range(0, count, chunk_size)]
+
+
+def sub_pass_chunks(count: int, chunk_size: int, sub_passes: int) -> tuple[list[list[int]], list[int]]:
+    """range(count) as sub-passes (sub-pass b: items b, b + B, b + 2B, ...; B at most the chunks there would be), each
+    cut into chunks of chunk_size: the chunks in timed order, and the sub-pass of each."""
+    groups = max(1, min(sub_passes, len(split_chunks(count, chunk_size))))
+    chunks, owner = [], []
+    for group in range(groups):
+        items = list(range(group, count, groups))
+        for piece in split_chunks(len(items), chunk_size):
+            chunks.append([items[i] for i in piece])
+            owner.append(group)
+    return chunks, owner
 
 
 def interleave(chunks: int, roles: Sequence[str] = ROLES) -> list[tuple[str, int]]:
@@ -136,6 +209,7 @@ class InterleavedTiming:
     threads: int | None
     warmup_items: int
     settings: dict[str, Any] = field(default_factory=dict)
+    sub_passes: tuple[int, ...] = ()  # the sub-pass of each chunk (empty: one chunk, one replicate)
 
     def chunk_seconds(self, role: str) -> list[float]:
         times = {chunk: d for (r, chunk), d in zip(self.order, self.durations, strict=True) if r == role}
@@ -167,6 +241,7 @@ class InterleavedTiming:
             "chunks": len(self.chunk_items),
             "chunk_items": list(self.chunk_items),
             "chunk_seconds": {role: [round(v, 5) for v in self.chunk_seconds(role)] for role in self.seconds},
+            "sub_pass_of_chunk": list(self.sub_passes) or list(range(len(self.chunk_items))),
             "device": self.device,
             "threads": self.threads,
             "warmup_items": self.warmup_items,
@@ -183,23 +258,26 @@ class Plan:
     chunk_items: tuple[int, ...]
     warmup_items: int
     device: str
+    sub_passes: tuple[int, ...] = ()
 
     def result(self, durations: Sequence[float], threads: int | None, **settings: Any) -> InterleavedTiming:
         if len(durations) != len(self.rounds):
             raise RuntimeError(f"the runner returned {len(durations)} durations for {len(self.rounds)} rounds")
         order = tuple((r.role, r.chunk) for r in self.rounds)
-        return InterleavedTiming(order, tuple(durations), self.chunk_items, self.device, threads, self.warmup_items, settings)
+        return InterleavedTiming(order, tuple(durations), self.chunk_items, self.device, threads, self.warmup_items, settings,
+                                 self.sub_passes)
 
 
 def plan_interleaved(models: Mapping[str, torch.nn.Module], encodings: Sequence[Mapping[str, torch.Tensor]], *,
-                     chunk_size: int = CHUNK_PAIRS, warmup: int = WARMUP_PAIRS, device: str = "cpu") -> Plan:
-    """The rounds that time each model over the encodings (one forward pass each), chunks interleaved."""
+                     chunk_size: int = CHUNK_PAIRS, warmup: int = WARMUP_PAIRS, device: str = "cpu",
+                     sub_passes: int = 1) -> Plan:
+    """The rounds that time each model over the encodings (one forward pass each), chunks interleaved, in sub-passes."""
     if not encodings:
         raise ValueError("no inputs to time")
     for model in models.values():
         model.eval()
     inputs = {role: [model_inputs(model, e, device) for e in encodings] for role, model in models.items()}
-    chunks = split_chunks(len(encodings), chunk_size)
+    chunks, owner = sub_pass_chunks(len(encodings), chunk_size, sub_passes)
 
     def forward(role: str, items: Sequence[int]) -> None:
         model, batch = models[role], inputs[role]
@@ -215,19 +293,19 @@ def plan_interleaved(models: Mapping[str, torch.nn.Module], encodings: Sequence[
     order = interleave(len(chunks), tuple(models))
     rounds = tuple(Round(role, chunk, lambda role=role, chunk=chunk: forward(role, chunks[chunk]),
                          prepare=warm_up if i == 0 else None) for i, (role, chunk) in enumerate(order))
-    return Plan(rounds, tuple(len(c) for c in chunks), min(warmup, len(encodings)), device)
+    return Plan(rounds, tuple(len(c) for c in chunks), min(warmup, len(encodings)), device, tuple(owner))
 
 
 def time_interleaved(models: Mapping[str, torch.nn.Module], encodings: Sequence[Mapping[str, torch.Tensor]], *,
                      chunk_size: int = CHUNK_PAIRS, warmup: int = WARMUP_PAIRS, threads: int | None = None,
-                     device: str = "cpu", runner: Runner = clock_runner) -> InterleavedTiming:
+                     device: str = "cpu", runner: Runner = clock_runner, sub_passes: int = 1) -> InterleavedTiming:
     """Time each model over the encodings, interleaved (see the module docstring); threads apply on CPU."""
-    plan = plan_interleaved(models, encodings, chunk_size=chunk_size, warmup=warmup, device=device)
+    plan = plan_interleaved(models, encodings, chunk_size=chunk_size, warmup=warmup, device=device, sub_passes=sub_passes)
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch.inference_mode())
         used_threads = stack.enter_context(cpu_threads(threads)) if torch.device(device).type == "cpu" else None
         others = stack.enter_context(other_cpu_use())
-        durations = runner(plan.rounds)
+        durations = runner(announced(plan.rounds))
     return plan.result(durations, used_threads, chunk_size=chunk_size, **others)
 
 
@@ -291,6 +369,7 @@ class GridCell:
             return {**cell, "error": self.error}
         return {**cell, "speedup": round(self.timing.speedup, 4),
                 "seconds": {role: round(v, 5) for role, v in self.timing.seconds.items()},
+                "round_seconds": {role: [round(v, 6) for v in self.timing.chunk_seconds(role)] for role in self.timing.seconds},
                 "sequences_per_second": {role: round(v, 2) for role, v in self.throughput().items()},
                 "rounds_per_model": len(self.timing.chunk_items), "forward_passes_per_round": self.timing.chunk_items[0]}
 
@@ -319,7 +398,7 @@ def time_grid(models: Mapping[str, torch.nn.Module], device: str, dtype: str, *,
                 iterations = max(1, sequences_per_round // batch_size)
                 plans.append(((batch_size, seq_length), plan_interleaved(
                     cast, [batch] * (iterations * rounds), chunk_size=iterations, warmup=iterations, device=device)))
-        durations = runner([one for _, plan in plans for one in plan.rounds])
+        durations = runner(announced([one for _, plan in plans for one in plan.rounds], f"speed ({dtype} grid)", chunks=False))
     start = 0
     for (batch_size, seq_length), plan in plans:
         timing = plan.result(durations[start:start + len(plan.rounds)], None, dtype=dtype)
