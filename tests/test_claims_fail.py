@@ -58,7 +58,8 @@ def test_a_malformed_file_stops_the_run_before_training_and_a_scoring_error_fail
     bad_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     pytester.makeini("[pytest]\n")
     pytester.makeconftest('pytest_plugins = ["harness.plugin"]')  # in this process: the run stops before any test runs
-    test_file = pytester.makepyfile(test_accuracy=ACCURACY_CLAIMS.read_text())
+    # a module name of its own: this process may hold claims/test_accuracy.py as `test_accuracy` already
+    test_file = pytester.makepyfile(test_accuracy_stopped=ACCURACY_CLAIMS.read_text())
     stopped = pytester.runpytest(
         str(test_file), "--run-slow", "--protocol", "smoke", "--bert-checkpoint", tiny_bert, "--distilbert-checkpoint",
         tiny_bert, "--data-dir", str(data), "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "run"),

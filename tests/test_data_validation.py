@@ -181,3 +181,49 @@ def test_data_refuses_what_a_run_refuses_with_the_same_line(tmp_path, capsys, ta
     with pytest.raises(ClaimsError) as error:
         loading.load(job.sources[spec.paper_split])
     assert said == f"error: {error.value}"
+
+
+# ------------------------------------------------------------------ a Hub split: the same rules (harness.data.rows)
+@pytest.mark.parametrize(("task", "split", "columns", "expected"), [
+    ("sst2", "validation", {"sentence": ["fine", "good"], "label": [1, 2]}, "row 1, field 'label': label 2 is not one"),
+    ("sst2", "train", {"sentence": ["fine", None], "label": [1, 0]}, "row 1, field 'sentence': the text is missing (null)"),
+    ("sst2", "validation", {"sentence": ["fine"], "label": [-1]}, "-1, unlabelled, belongs to a split that is neither"),
+    ("stsb", "validation", {"sentence1": ["a"], "sentence2": ["b"], "label": [5.5]}, "5.5 is not a score from 0 to 5"),
+    ("imdb", "test", {"text": ["great", "  "], "label": [1, 0]}, "row 1, field 'text': the text is empty"),
+    ("imdb", "unsupervised", {"text": ["great"], "label": [1]}, None),
+    ("sst2", "test", {"sentence": ["unlabelled"], "label": [-1]}, None),
+    ("sst2", "validation", {"sentence": [""], "label": [0]}, None),  # GLUE's local files may hold an empty sentence too
+])
+def test_a_hub_split_is_checked_field_by_field_as_a_local_file_is(task, split, columns, expected):
+    from harness.data.rows import check_rows
+
+    spec = get_task(task)
+    if expected is None:
+        check_rows(spec, split, columns, "hub:test")
+        return
+    with pytest.raises(ClaimsError, match=expected.replace("(", r"\(").replace(")", r"\)")) as refused:
+        check_rows(spec, split, columns, "hub:nyu-mll/glue/sst2@abc123")
+    assert refused.value.what.startswith(f"hub:nyu-mll/glue/sst2@abc123 {split}, row ") and "hub_revision" in refused.value.fix
+
+
+@pytest.mark.parametrize(("answers", "ids", "expected"), [
+    ([{"text": ["lighthouse"], "answer_start": [2]}], ["q1"], None),
+    ([{"text": ["lighthouse"], "answer_start": [3]}], ["q1"], "answer_start 3 points at 'ighthouse ', not at its text 'lighthouse'"),
+    ([{"text": [], "answer_start": []}], ["q1"], "no answers"),
+    ([{"text": [" "], "answer_start": [1]}], ["q1"], "an empty answer"),
+    ([{"text": ["cape"], "answer_start": [26]}] * 2, ["q1", "q1"], "'q1' is also the id of row 0"),
+])
+def test_a_hub_squad_split_is_checked_as_the_local_file_is(answers, ids, expected):
+    import datasets
+
+    from harness.data.rows import check_rows
+
+    spec = get_task("squad")
+    split = datasets.Dataset.from_dict({"id": ids, "title": ["t"] * len(ids), "context": [CONTEXT] * len(ids),
+                                        "question": ["q?"] * len(ids), "answers": answers},
+                                       features=loading.features_for(spec))
+    if expected is None:
+        check_rows(spec, "validation", split, "hub:rajpurkar/squad")
+        return
+    with pytest.raises(ClaimsError, match=expected):
+        check_rows(spec, "validation", split, "hub:rajpurkar/squad")

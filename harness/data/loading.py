@@ -35,7 +35,7 @@ from typing import Any
 
 import datasets
 
-from harness.data import hub, local_files
+from harness.data import hub, local_files, rows
 from harness.errors import ClaimsError, MissingInput, did_you_mean
 from harness.files import digest, file_sha256
 from harness.spec.tasks import TaskSpec, load_tasks
@@ -252,7 +252,9 @@ def _load_hub(source: Source) -> datasets.Dataset:
         raise ClaimsError(f"{spec.hub_path} ({spec.hub_config or 'default'}) {split}: the Hub's dataset lacks "
                           f"columns {missing}; found {dataset.column_names}",
                           "the dataset on the Hub has changed: load local files instead (--data-dir)")
-    return dataset.select_columns(expected)
+    dataset = dataset.select_columns(expected)
+    rows.check_rows(spec, split, dataset, f"hub:{resolved.repo}/{resolved.config or 'default'}@{resolved.commit or resolved.revision}")
+    return dataset
 
 
 def _parse(source: Source) -> datasets.Dataset:
