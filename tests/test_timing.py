@@ -381,7 +381,7 @@ def _inner_run(pytester, repo_root: Path, row: dict, *args: str):
                                          str(pytester.path / "tiny-distilbert"), "--report-dir", "run", *args)
 
 
-def test_the_cpu_claim_end_to_end_records_times_benchmark_rounds_and_plot(pytester, repo_root):
+def test_the_cpu_claim_end_to_end_records_times_benchmark_rounds_and_plot(pytester, repo_root, capsys):
     result = _inner_run(pytester, repo_root, {"tolerance": {"kind": "at_least", "value": 1.5}}, "--speed-pairs", "20")
     result.assert_outcomes(passed=1, skipped=2)  # a quick pass: not judged, its value and interval reported
     result.stdout.fnmatch_lines(["*BERT * s, DistilBERT * s -> speedup *x (paper: 668 s / 410 s = 1.629x); 20 pairs, "
@@ -401,6 +401,23 @@ def test_the_cpu_claim_end_to_end_records_times_benchmark_rounds_and_plot(pytest
         assert bench["stats"]["rounds"] == 4 and bench["stats"]["data"] == pytest.approx(details["chunk_seconds"][model], abs=1e-5)
         assert bench["extra_info"]["order"][:4] == ["bert:0", "distilbert:0", "distilbert:1", "bert:1"]  # interleaved
     assert (run / "speed_speed.cpu.stsb_speedup.png").stat().st_size > 10_000
+    _check_follows_and_an_edited_summary_does_not(run, capsys)
+
+
+def _check_follows_and_an_edited_summary_does_not(run: Path, capsys) -> None:
+    """`python -m harness check` recomputes the speedup from the recorded chunk times and writes the summary line
+    again from the recorded details: the run follows; a summary edited by hand does not."""
+    from harness.cli import main as harness
+
+    assert harness(["check", str(run)]) == 0, capsys.readouterr().out
+    document = json.loads((run / "results.json").read_text())
+    (claim,) = [c for c in document["claims"] if c["id"] == "speed.cpu.stsb_speedup"]
+    claim["details"]["summary"] = claim["details"]["summary"].replace("-> speedup ", "-> speedup 1")
+    (run / "results.json").write_text(json.dumps(document))
+    capsys.readouterr()
+    assert harness(["check", str(run)]) == 1
+    found = " ".join(capsys.readouterr().out.split())
+    assert "DOES NOT FOLLOW speed.cpu.stsb_speedup: results.json's summary says" in found, found
 
 
 def test_a_speedup_below_the_threshold_fails_with_the_verdict(pytester, repo_root):

@@ -187,8 +187,21 @@ def recompute_accuracy(check: Check, result: ClaimResult, row: Claim) -> Measure
 
 
 def recompute_speed(check: Check, result: ClaimResult, row: Claim) -> Measurement:
-    """A speed row from its recorded timings."""
-    return Measurement(speedup_of(result.details), result.details, "")
+    """A speed row from its recorded timings: its value, whether it is judged (a quick pass or grid is not), and the
+    CPU row's summary line written again from its recorded details (a GPU row's, or one whose details lack a part of
+    it, is not compared)."""
+    from harness.measure.speed.runner import cpu_summary, quick_reason
+
+    details = result.details
+    try:
+        summary = cpu_summary(details) if isinstance(details.get("chunk_seconds"), dict) else ""
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        summary = ""
+    try:
+        not_judged = quick_reason(details, row.params)
+    except (KeyError, TypeError):
+        raise ClaimsError("its details do not say how many pairs or rounds were timed (`pairs`, `rounds`)") from None
+    return Measurement(speedup_of(details), details, summary, not_judged=not_judged)
 
 
 def recompute_size(check: Check, result: ClaimResult, row: Claim) -> Measurement:

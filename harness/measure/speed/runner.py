@@ -48,6 +48,35 @@ class SpeedMeasurement(Measurement):
     benchmark_info: dict[str, Any] = field(default_factory=dict)  # pytest-benchmark's extra_info for the rounds
 
 
+def quick_reason(details: dict[str, Any], params: dict[str, Any]) -> str | None:
+    """Why a speed measurement is reported but not judged, from its recorded details and its row's params (the
+    measurement and `python -m harness check` both ask): a CPU pass over fewer pairs than Table 3's, a GPU grid of
+    fewer rounds a cell than the row's; None for the full pass or grid."""
+    if "cells" in details:
+        rounds, full = details["rounds"], params.get("rounds", timing.GRID_ROUNDS)
+        return (f"quick grid: {rounds} timed rounds a cell (the full grid, pytest claims -m speed, times {full})"
+                if rounds < full else None)
+    pairs, full = details["pairs"], params["pairs"]
+    return (f"quick pass: {pairs} of Table 3's {full} pairs (its interval is reported; the full pass, pytest claims -m "
+            "speed, is judged)") if pairs < full else None
+
+
+def cpu_summary(details: dict[str, Any]) -> str:
+    """The CPU claim's one line, written from its recorded details alone, so that `python -m harness check` writes it
+    again from results.json and names a summary that does not follow from them."""
+    seconds, paper, threads = details["seconds"], details["paper_seconds"], details["threads"]
+    summary = (f"BERT {seconds['bert']:.1f} s, DistilBERT {seconds['distilbert']:.1f} s -> speedup {details['speedup']:.3f}x "
+               f"(paper: {paper['bert']} s / {paper['distilbert']} s = {paper['bert'] / paper['distilbert']:.3f}x); "
+               f"{details['pairs']} pairs, batch size 1, {threads} thread{'s' if threads != 1 else ''}, "
+               f"{details['inputs']['source']} inputs")
+    estimate = details.get("full_pass_seconds_estimate")
+    if estimate:
+        summary += f"; quick run: a full pass would take about {estimate['bert']:.0f} s / {estimate['distilbert']:.0f} s"
+    if (details.get("other_cpu_share") or 0) > BUSY_SHARE:  # other jobs shared the cores: say so beside the figures
+        summary += f"; machine busy: other processes used {100 * details['other_cpu_share']:.0f}% of the CPU time meanwhile"
+    return summary
+
+
 def benchmark_group(claim: Claim) -> str:
     """The pytest-benchmark group of a speed row's rounds (set before they are timed: the benchmark reads it then)."""
     if _on_cpu(claim):
@@ -108,25 +137,17 @@ class SpeedRunner:
         details = measured.to_details()
         paper, full, pairs = claim.params["paper_seconds"], claim.params["pairs"], len(inputs.encodings)
         seconds = details["seconds"]
-        summary = (f"BERT {seconds['bert']:.1f} s, DistilBERT {seconds['distilbert']:.1f} s -> speedup {measured.speedup:.3f}x "
-                   f"(paper: {paper['bert']} s / {paper['distilbert']} s = {paper['bert'] / paper['distilbert']:.3f}x); "
-                   f"{pairs} pairs, batch size 1, {measured.threads} thread{'s' if measured.threads != 1 else ''}, "
-                   f"{inputs.source} inputs")
         details.update(protocol="full" if pairs == full else "quick", pairs=pairs, paper_seconds=paper,
                        inputs=inputs.summary(), models=made, hardware=environment.hardware())
-        if pairs < full:  # the seconds above are for `pairs` pairs; the paper's are for all of them
-            estimate = {role: round(value * full / pairs, 1) for role, value in seconds.items()}
-            details["full_pass_seconds_estimate"] = estimate
-            summary += f"; quick run: a full pass would take about {estimate['bert']:.0f} s / {estimate['distilbert']:.0f} s"
-        if (details.get("other_cpu_share") or 0) > BUSY_SHARE:  # other jobs shared the cores: say so beside the figures
-            summary += f"; machine busy: other processes used {100 * details['other_cpu_share']:.0f}% of the CPU time meanwhile"
+        if pairs < full:  # the seconds are for `pairs` pairs; the paper's are for all of them
+            details["full_pass_seconds_estimate"] = {role: round(value * full / pairs, 1) for role, value in seconds.items()}
+        summary = cpu_summary(details)
         lines = (f"inputs: {inputs.description}", f"per-chunk speedup median {details['chunk_speedup_median']:.3f}, "
                  f"quartiles {details['chunk_speedup_quartiles']}")
         info = {"claim": claim.id, "order": [f"{role}:{chunk}" for role, chunk in measured.order], "seconds": seconds,
                 "speedup": details["speedup"], "inputs": inputs.description, "threads": measured.threads}
-        quick = (f"quick pass: {pairs} of Table 3's {full} pairs (its interval is reported; the full pass, "
-                 "pytest claims -m speed, is judged)") if pairs < full else None
-        return SpeedMeasurement(measured.speedup, details, summary, not_judged=quick, lines=lines, benchmark_info=info)
+        return SpeedMeasurement(measured.speedup, details, summary, not_judged=quick_reason(details, claim.params), lines=lines,
+                                benchmark_info=info)
 
     def _gpu(self, claim: Claim, runner: timing.Runner) -> SpeedMeasurement:
         missing = devices.cuda_missing(self.device)
@@ -150,7 +171,5 @@ class SpeedRunner:
         lines = tuple(f"b{c.batch_size:<4} s{c.seq_length:<4} " + (
             f"speedup {c.speedup:.3f}x, BERT {c.throughput()['bert']:.1f} seq/s, DistilBERT "
             f"{c.throughput()['distilbert']:.1f} seq/s" if c.speedup else str(c.error)) for c in cells)
-        quick = (f"quick grid: {rounds} timed rounds a cell (the full grid, pytest claims -m speed, times "
-                 f"{params.get('rounds', timing.GRID_ROUNDS)})") if self.options.quick else None
-        return SpeedMeasurement(worst.speedup, details, summary, not_judged=quick, lines=lines,
+        return SpeedMeasurement(worst.speedup, details, summary, not_judged=quick_reason(details, params), lines=lines,
                                 benchmark_info={"claim": claim.id, "cells": details["cells"]})
