@@ -240,7 +240,7 @@ class InterleavedTiming:
             "chunk_speedup_quartiles": [round(q, 4) for q in (quartiles[0], quartiles[2])],
             "chunks": len(self.chunk_items),
             "chunk_items": list(self.chunk_items),
-            "chunk_seconds": {role: [round(v, 5) for v in self.chunk_seconds(role)] for role in self.seconds},
+            "chunk_seconds": {role: [round(v, 9) for v in self.chunk_seconds(role)] for role in self.seconds},  # ns: check recomputes the ratio from them
             "sub_pass_of_chunk": list(self.sub_passes) or list(range(len(self.chunk_items))),
             "device": self.device,
             "threads": self.threads,
