@@ -30,3 +30,15 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, known, n=3)
     hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
     return f"{hint}known: {', '.join(sorted(known))}"
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """A library's exception as one bounded line for our messages: its message's first line, else its type's name."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """repr(value), cut to `limit` characters (a message stays one bounded line whatever the input holds)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

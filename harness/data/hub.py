@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ClaimsError, MissingInput, did_you_mean
+from harness.errors import ClaimsError, MissingInput, did_you_mean, first_line
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
 _RESOLVED: dict[tuple[str, str, str | None, str], Resolved | ClaimsError] = {}
@@ -185,9 +185,9 @@ def _ask_hub(kind: str, repo: str, config: str | None, revision: str) -> Resolve
                               f"{_close_names(kind, repo)}; for a private or gated one log in (`hf auth login`) "
                               "or set HF_TOKEN") from None
         except ValueError as error:  # huggingface_hub's HFValidationError: not a repository name at all
-            raise ClaimsError(f"{repo!r} is not a Hub {kind} name ({_first_line(error)})", _close_names(kind, repo)) from None
+            raise ClaimsError(f"{repo!r} is not a Hub {kind} name ({first_line(error)})", _close_names(kind, repo)) from None
         except Exception as error:  # noqa: BLE001 - no network, a proxy, a timeout, a Hub error: read the cache
-            reason = f"the Hub did not answer ({type(error).__name__}: {_first_line(error)})"
+            reason = f"the Hub did not answer ({type(error).__name__}: {first_line(error)})"
             if not isinstance(error, HfHubHTTPError) or error.response.status_code >= 500:
                 _UNREACHABLE[:] = [reason]
     return _from_cache(kind, repo, config, revision, reason, required=True)
@@ -273,7 +273,7 @@ def load_dataset_split(resolved: Resolved, split: str) -> Any:
             raise FileNotFoundError("not in the cache")
         return datasets.load_dataset(resolved.repo, resolved.config, split=split, revision=resolved.commit or resolved.revision)
     except (OSError, ValueError) as error:  # ConnectionError and FileNotFoundError are OSErrors
-        raise MissingInput(f"cannot load split {split!r} of {resolved.describe()} ({_first_line(error)})",
+        raise MissingInput(f"cannot load split {split!r} of {resolved.describe()} ({first_line(error)})",
                            _fetch_fix("dataset", resolved.repo, resolved.config, resolved.revision)) from None
 
 
@@ -333,6 +333,3 @@ def _close_names(kind: str, repo: str) -> str:
     return f"did you mean {', '.join(map(repr, close))}?" if close else "check the name on https://huggingface.co"
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:200] if text else "no message"

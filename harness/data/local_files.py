@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import ClaimsError
+from harness.errors import short_repr as _short
 from harness.spec.tasks import TaskSpec
 
 GLUE_FIX = "use the file as download_glue_data.py writes it (tab-separated, one example a line), or load the task from the Hub"
@@ -35,12 +36,6 @@ LINE_END = re.compile(r"\r\n|\r|\n")  # what pandas' parser ends a line at
 
 def _bad(path: Path, where: str, problem: str, fix: str = GLUE_FIX) -> ClaimsError:
     return ClaimsError(f"{path}{', ' + where if where else ''}: {problem}", fix)
-
-
-def _short(value: object, limit: int = 80) -> str:
-    """repr(value), cut to `limit` characters (a message stays one bounded line whatever the file holds)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _said(error: Exception) -> str:

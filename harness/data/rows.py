@@ -15,16 +15,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.errors import ClaimsError
+from harness.errors import ClaimsError, short_repr
 from harness.spec.tasks import TaskSpec
 
 FIX = ("the Hub dataset at this revision has rows no run can use: pin a revision that has none (hub_revision in "
        "harness/spec/tasks.yaml), or give local files (--data-dir)")
-
-
-def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _values(rows: Any, column: str) -> list[Any]:
@@ -53,13 +48,13 @@ def check_rows(spec: TaskSpec, split: str, rows: Any, where: str) -> None:
         low, high = spec.label_range or (-math.inf, math.inf)
         for row, value in enumerate(labels):
             if value is None or not math.isfinite(value) or not low <= value <= high:
-                raise bad(row, spec.label_column, f"{_short(value)} is not a score from {low:g} to {high:g}")
+                raise bad(row, spec.label_column, f"{short_repr(value, 60)} is not a score from {low:g} to {high:g}")
         return
     allowed = set(range(len(spec.label_names))) | (set() if scored else {-1})
     for row, value in enumerate(labels):
         if value not in allowed:
             note = " (-1, unlabelled, belongs to a split that is neither trained on nor scored)" if value == -1 else ""
-            raise bad(row, spec.label_column, f"label {_short(value)} is not one of {spec.name}'s label ids "
+            raise bad(row, spec.label_column, f"label {short_repr(value, 60)} is not one of {spec.name}'s label ids "
                       f"{sorted(allowed)}{note}")
 
 
@@ -68,7 +63,7 @@ def _check_squad(rows: Any, bad) -> None:
     seen: dict[str, int] = {}
     for row, (question_id, context, answers) in enumerate(zip(*(_values(rows, c) for c in ("id", "context", "answers")), strict=True)):
         if question_id in seen:
-            raise bad(row, "id", f"{_short(question_id)} is also the id of row {seen[question_id]}; expected unique ids")
+            raise bad(row, "id", f"{short_repr(question_id, 60)} is also the id of row {seen[question_id]}; expected unique ids")
         seen[question_id] = row
         texts, starts = answers["text"], answers["answer_start"]
         if not texts:
@@ -77,5 +72,5 @@ def _check_squad(rows: Any, bad) -> None:
             if not text.strip():
                 raise bad(row, "answers", "an empty answer; expected the answer's words from the context")
             if context[start:start + len(text)] != text:
-                raise bad(row, "answers", f"answer_start {start} points at {_short(context[start:start + len(text)], 40)}, "
-                          f"not at its text {_short(text, 40)}")
+                raise bad(row, "answers", f"answer_start {start} points at {short_repr(context[start:start + len(text)], 40)}, "
+                          f"not at its text {short_repr(text, 40)}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import socket
 
-from harness.errors import ClaimsError
+from harness.errors import ClaimsError, first_line
 
 TOKEN_FIX = ("give this driver the head's token: `export RAY_AUTH_TOKEN=$(ray get-auth-token)` with the value printed on the "
              "head, or copy the head's ~/.ray/auth_token to ~/.ray/auth_token here (or point RAY_AUTH_TOKEN_PATH at it)")
@@ -86,7 +86,7 @@ def join(address: str) -> None:
     try:
         ray.init(address=address, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as error:
-        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        text = first_line(error)
         raise ClaimsError(f"--ray-address {address}: cannot join a Ray cluster there ({text})", join_fix(address, text)) from None
 
 

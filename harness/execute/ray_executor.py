@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ClaimsError, MissingInput
+from harness.errors import ClaimsError, MissingInput, first_line
 from harness.execute import ray_cluster, transfer
 from harness.execute.makespan import unit_seconds
 from harness.execute.plan import jobs_of, label, units
@@ -191,7 +191,7 @@ class RayExecutor:
             with _environment(self.local_environment):  # Ray's processes inherit it; this one keeps its own
                 ray.init(address="local", include_dashboard=False, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as error:
-            raise ClaimsError(f"cannot start a local Ray ({str(error).splitlines()[0] if str(error) else type(error).__name__})",
+            raise ClaimsError(f"cannot start a local Ray ({first_line(error)})",
                               "give a running cluster's address (--ray-address HOST:6379), or run without --executor ray") from None
         return True
 

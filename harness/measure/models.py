@@ -29,7 +29,7 @@ from transformers import (
 )
 
 from harness.data.hub import Resolved, looks_like_local_path, resolve_model, split_revision
-from harness.errors import MissingInput
+from harness.errors import MissingInput, first_line
 from harness.paths import FIXTURES
 
 CONFIG_DIR = FIXTURES / "configs"
@@ -166,7 +166,7 @@ def _cached_file(resolved: Resolved, filename: str) -> bool:
 
 def _missing_file(resolved: Resolved, what: str, error: OSError) -> MissingInput:
     """A Hub checkpoint's file that transformers could not get (from the cache alone, or the Hub): one line and the fix."""
-    return MissingInput(f"cannot load the {what} of {resolved.describe()} ({str(error).strip().splitlines()[0][:200]})",
+    return MissingInput(f"cannot load the {what} of {resolved.describe()} ({first_line(error)})",
                         f"on a machine with internet and the same HF_HOME run `hf download {resolved.repo} --revision "
                         f"{resolved.revision}`, then run here; or pass a local folder saved by save_pretrained()")
 
@@ -195,7 +195,7 @@ def load_tokenizer(checkpoint: str | Path) -> Any:
         try:
             return AutoTokenizer.from_pretrained(str(checkpoint))
         except (OSError, ValueError) as error:
-            raise MissingInput(f"cannot load the tokenizer of {str(checkpoint)!r} ({str(error).splitlines()[0]})",
+            raise MissingInput(f"cannot load the tokenizer of {str(checkpoint)!r} ({first_line(error)})",
                                "save the tokenizer beside the weights (tokenizer.save_pretrained(folder))") from None
     resolved = resolve_model(str(checkpoint))
     try:
