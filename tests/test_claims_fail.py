@@ -69,6 +69,17 @@ def test_a_malformed_file_stops_the_run_before_training_and_a_scoring_error_fail
     assert str(bad_file) in output and "line 3" in output and "before any training" in output, output[-3000:]
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.json")), "nothing was trained"
     assert not (tmp_path / "run" / "results.json").exists()
+    # under pytest-xdist the controller collects nothing: it checks the first worker's collection before any job is sent
+    stopped = pytester.runpytest_subprocess(  # a process of its own: xdist's inline run would import datasets twice
+        str(test_file), "-n", "1", "--run-slow", "--protocol", "smoke", "--bert-checkpoint", tiny_bert,
+        "--distilbert-checkpoint", tiny_bert, "--data-dir", str(data), "--cache-dir", str(tmp_path / "cache"),
+        "--report-dir", str(tmp_path / "run"), "-k", "glue.rte.bert or glue.mrpc.bert", "-p", "no:cacheprovider", "-q")
+    output = stopped.stdout.str() + stopped.stderr.str()
+    assert stopped.ret == pytest.ExitCode.USAGE_ERROR, output[-3000:]
+    assert str(bad_file) in output and "line 3" in output and "before any training" in output, output[-3000:]
+    assert "PASSED" not in output and "fine-tune" not in output, output[-3000:]
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.json")), "nothing was trained"
+    assert not (tmp_path / "run" / "results.json").exists()
 
     bad_file.write_text(good, encoding="utf-8")
     result = _run_claims(pytester, tiny_bert, tmp_path, data, "glue.rte.bert")

@@ -1,24 +1,29 @@
 """Before any training: every local data file the selected fine-tuning claims will read is loaded once, and checked.
 
-A serial or Ray --run-slow run (not under pytest-xdist, whose controller collects nothing: there each job checks
-its own data as it loads it, still before it trains) locates every split of every planned job (teachers
-included) and loads the local ones through harness.data.loading, whose parsers check every field (GLUE, IMDb,
-SQuAD: docs/data.md). Data that can never train or score (a null review, a misaligned SQuAD answer, a broken
-path) stops the run with that one line, the same `python -m harness data` prints, before the first job trains
-(rather than hours later, when its job's turn comes); an absent input is left to the claims that read it (they
-skip, naming it). The parsed files are cached as Arrow, so the jobs' own loads cost nothing more. It also says,
-in one line, where --max-train-samples asks for more rows than a training split has (all of them are used).
-The Hub's datasets are not downloaded here: they are the reference, and arrive with the first job that reads them.
+A --run-slow run locates every split of every planned job (teachers included) and loads the local ones through
+harness.data.loading, whose parsers check every field (GLUE, IMDb, SQuAD: docs/data.md). Serially and under Ray
+this is done once collection is over; under pytest-xdist (-n N), whose controller collects no items, the
+controller does it on the claims the first worker collected, before xdist hands out any item. Data that can
+never train or score (a null review, a misaligned SQuAD answer, a broken path) stops the run with that one line,
+the same `python -m harness data` prints, before the first job trains (rather than hours later, when its job's
+turn comes); an absent input is left to the claims that read it (they skip, naming it). The parsed files are
+cached as Arrow, so the jobs' own loads cost nothing more. It also says, in one line, where --max-train-samples
+asks for more rows than a training split has (all of them are used). The Hub's datasets are not downloaded
+here: they are the reference, and arrive with the first job that reads them.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from harness.errors import ClaimsError, MissingInput
-from harness.plugin.options import accuracy_runner_of
+from harness.plugin.options import REGISTRY_KEY, accuracy_runner_of
+from harness.spec import families
+
+CHECKED_KEY = pytest.StashKey[bool]()  # under pytest-xdist: the controller has checked the first worker's collection
 
 
 def data_lines(runner: Any, claims: list[Any]) -> list[str]:
@@ -47,15 +52,9 @@ def data_lines(runner: Any, claims: list[Any]) -> list[str]:
     return lines
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """After -k / -m selection, before the first test: the selected fine-tuning claims' local data, loaded and checked."""
-    from harness.plugin.distributed import accuracy_claims
-
-    config = session.config
-    if config.option.collectonly or not config.getoption("--run-slow") or hasattr(config, "workerinput"):
-        return
-    claims = [claim for _, claim in accuracy_claims(session.items)]
+def check(config: pytest.Config, claims: list[Any]) -> None:
+    """The claims' local data loaded and checked: a pytest.UsageError naming the first fault (the run stops, no report
+    is written); the lines data_lines gives, on the terminal."""
     if not claims:
         return
     try:
@@ -66,3 +65,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for line in lines:
         if reporter is not None:
             reporter.write_line(line, yellow=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """After -k / -m selection, before the first test: the selected fine-tuning claims' local data, loaded and checked."""
+    from harness.plugin.distributed import accuracy_claims
+
+    config = session.config
+    if config.option.collectonly or not config.getoption("--run-slow") or hasattr(config, "workerinput"):
+        return
+    check(config, [claim for _, claim in accuracy_claims(session.items)])
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, on its controller: absent without xdist
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Under -n N: the first worker's collection (the same on every worker), checked before xdist schedules any item.
+    The claims are found by the ids' `[claim id]` (every worker applied -k / -m and the slow skips already)."""
+    config = node.config
+    if config.stash.get(CHECKED_KEY, False) or not config.getoption("--run-slow"):
+        return
+    config.stash[CHECKED_KEY] = True
+    collected = {found.group(1) for found in map(re.compile(r"\[([^\[\]]+)\]$").search, ids) if found}
+    check(config, [claim for claim in config.stash[REGISTRY_KEY].claims
+                   if claim.id in collected and families.get(claim.family).fine_tuned])

@@ -144,7 +144,7 @@ def why_no_report(config: pytest.Config, exitstatus: int) -> str | None:
     """Why this run writes no report (the one line the terminal shows), or None: it stopped on a usage error or was
     interrupted, or its -k / -m selected no claim (a report of nothing but skips would replace reports/latest)."""
     if exitstatus == pytest.ExitCode.USAGE_ERROR:  # e.g. bad data found before any training (harness.plugin.preflight)
-        return "stopped by the error above before any claim was measured: no report written, reports/latest left as it was"
+        return "stopped before any claim was measured, by the ERROR line printed last: no report written, reports/latest left as it was"
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         return ("interrupted: no report written, reports/latest left as it was (a partial report would read the claims "
                 "not yet measured as skipped); run the same command again to resume: finished jobs are read from the cache, "
