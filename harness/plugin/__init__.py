@@ -7,10 +7,13 @@ Split by job, as pytest-benchmark splits its own plugin:
     distributed.py   pytest-xdist (-n N: GPU per worker, jobs as items, results to the controller) and --executor ray
     progress.py  what the run shows while it measures (--progress, the job plan) and where Trainer reports (--report-to)
     preflight.py before any training: the local data of the selected fine-tuning claims loaded and checked
-This module registers the six and configures them in order.
+This module registers the six, configures them in order, and freezes the session's long-lived objects before the
+first test (gc.freeze: Trainer's gc.collect() after each job then skips them).
 """
 
 from __future__ import annotations
+
+import gc
 
 import pytest
 
@@ -27,3 +30,18 @@ def pytest_configure(config: pytest.Config) -> None:
     session.configure(config)
     storage.configure(config)
     progress.configure(config)  # after storage: tracking logs go into the run directory
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Before the first test: what the session holds for its whole length (the modules, the registry, the collected
+    items, and the training libraries when it fine-tunes) is moved out of the garbage collector's reach (gc.freeze).
+    Trainer calls gc.collect() at the end of every job (accelerate's free_memory), which would otherwise walk all of
+    it again each time: a quarter of a second a job here, more in a larger process."""
+    config = session.config
+    if config.option.collectonly:
+        return
+    if config.getoption("--run-slow") and distributed.accuracy_claims(session.items):
+        from harness.measure.finetune import distill  # noqa: F401  (torch, transformers' Trainer, datasets, accelerate)
+    gc.collect()
+    gc.freeze()
