@@ -118,6 +118,16 @@ def test_without_the_cache_the_cell_is_not_paired_and_says_why(runs, tmp_path):
     assert f"not paired over the examples: run A's cache {tmp_path} no longer holds" in glue[3]
 
 
+def test_a_cache_entry_without_its_predictions_is_not_paired_and_says_why(runs, tmp_path):
+    cache = shutil.copytree(runs["cache"], tmp_path / "cache")
+    for predictions in cache.rglob("predictions.json"):
+        predictions.unlink()  # the entries stay, their per-example predictions are gone
+    status, output, _ = harness("compare", str(runs["minilm_a"]), str(runs["minilm_b"]), "--cache-dir", str(cache))
+    glue = claim_lines(output, GLUE)
+    assert status == 0 and "not paired over the examples: run A's cache" in glue[3], glue
+    assert "no longer holds" in glue[3] and "its stored predictions are missing" in glue[3], glue  # the key, and why
+
+
 def test_a_claim_reproduced_first_and_lost_later_is_a_regression(runs):
     status, output, _ = harness("compare", str(runs["minilm_a"]), str(runs["minilm_b"]), "--fail-on", "regression")
     assert status == 1

@@ -33,8 +33,8 @@ from harness.errors import ClaimsError
 from harness.judge import significance
 from harness.judge.noise import LEVEL
 from harness.judge.verdict import Interval, Status
-from harness.measure.finetune import predictions as stored_predictions
-from harness.measure.finetune.cache import PREDICTIONS_FILE, ResultCache
+from harness.measure.finetune.cache import ResultCache
+from harness.measure.finetune.rescore import recompute
 from harness.measure.measurement import Combination
 from harness.paths import DEFAULT_CACHE_DIR
 from harness.reporting import results as results_module
@@ -260,14 +260,15 @@ def cell_predictions(run: Run, cell: dict[str, Any]) -> list[Any]:
         if seed not in valid:
             continue
         folder = run.cache.root.joinpath(*str(key).split("/")) if CACHE_KEY.fullmatch(str(key)) else None
-        stored = run.cache.read(folder) if folder is not None else None
+        stored = run.cache.read(folder, recompute) if folder is not None else None  # the cache's one read: checked, parsed
         if stored is None or stored.refused:
             why = "an unreadable key" if stored is None else stored.refused
             raise significance.NoPredictions(f"run {run.label}'s cache {run.cache.root} no longer holds {key} ({why})")
-        try:
-            found.append(stored_predictions.read(folder / PREDICTIONS_FILE)[str(cell.get("split"))])
-        except (KeyError, ClaimsError):
-            raise significance.NoPredictions(f"run {run.label}'s cache holds no predictions of {key}") from None
+        split = str(cell.get("split"))
+        if stored.predictions is None or split not in stored.predictions:
+            why = f" ({stored.unscored.what})" if stored.unscored is not None else ""
+            raise significance.NoPredictions(f"run {run.label}'s cache holds no predictions of {key}{why}")
+        found.append(stored.predictions[split])
     return found
 
 
