@@ -420,6 +420,29 @@ def _check_follows_and_an_edited_summary_does_not(run: Path, capsys) -> None:
     assert "DOES NOT FOLLOW speed.cpu.stsb_speedup: results.json's summary says" in found, found
 
 
+def test_check_writes_a_gpu_rows_summary_again_from_its_cells():
+    """A GPU row's summary line follows from its recorded grid alone (the cells' speedups, batch sizes and lengths), so
+    `python -m harness check` writes it again and compares: the line the run printed, and not an edited one."""
+    from harness.judge.verdict import judge
+    from harness.measure.speed.runner import gpu_summary
+    from harness.reporting.check import recompute_speed
+    from harness.reporting.results import ClaimResult
+    from harness.spec import registry as registry_module
+
+    claim = registry_module.load().get("speed.gpu.float32")
+    cells = [{"dtype": "float32", "batch_size": 8, "seq_length": 128, "speedup": 1.8123},
+             {"dtype": "float32", "batch_size": 32, "seq_length": 512, "speedup": 1.4046},
+             {"dtype": "float32", "batch_size": 128, "seq_length": 512, "error": "CUDA out of memory"}]
+    details = {"cells": cells, "dtype": "float32", "rounds": 30, "gpu": "NVIDIA H200"}
+    line = "float32 on NVIDIA H200: smallest speedup 1.405x (batch 32, length 512) over 2 cells; paper (CPU) 1.63x"
+    assert gpu_summary(details, claim.paper_value) == line
+    result = ClaimResult(claim, "claims/test_speed.py::t", judge(claim, 1.4046), {**details, "summary": line}, "passed")
+    recomputed = recompute_speed(None, result, claim)
+    assert recomputed.summary == line and recomputed.value == 1.4046 and recomputed.not_judged is None
+    edited = ClaimResult(claim, "t", result.verdict, {**details, "summary": line.replace("1.405x", "1.705x")}, "passed")
+    assert recompute_speed(None, edited, claim).summary != edited.summary  # check names it: DOES NOT FOLLOW
+
+
 def test_a_speedup_below_the_threshold_fails_with_the_verdict(pytester, repo_root):
     import yaml
 

@@ -187,14 +187,17 @@ def recompute_accuracy(check: Check, result: ClaimResult, row: Claim) -> Measure
 
 
 def recompute_speed(check: Check, result: ClaimResult, row: Claim) -> Measurement:
-    """A speed row from its recorded timings: its value, whether it is judged (a quick pass or grid is not), and the
-    CPU row's summary line written again from its recorded details (a GPU row's, or one whose details lack a part of
-    it, is not compared)."""
-    from harness.measure.speed.runner import cpu_summary, quick_reason
+    """A speed row from its recorded timings: its value, whether it is judged (a quick pass or grid is not), and its
+    summary line written again from its recorded details (the CPU row's from its chunk times, a GPU row's from its grid's
+    cells; one whose details lack a part of it is not compared)."""
+    from harness.measure.speed.runner import cpu_summary, gpu_summary, quick_reason
 
     details = result.details
     try:
-        summary = cpu_summary(details) if isinstance(details.get("chunk_seconds"), dict) else ""
+        if isinstance(details.get("chunk_seconds"), dict):
+            summary = cpu_summary(details)
+        else:
+            summary = gpu_summary(details, row.paper_value) if isinstance(details.get("cells"), list) else ""
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         summary = ""
     try:

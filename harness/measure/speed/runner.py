@@ -77,6 +77,15 @@ def cpu_summary(details: dict[str, Any]) -> str:
     return summary
 
 
+def gpu_summary(details: dict[str, Any], paper_value: float) -> str:
+    """A GPU row's summary line, from its recorded details alone (its grid's cells): `check` writes it again from
+    results.json and names a summary that does not follow from them."""
+    measured = [cell for cell in details["cells"] if cell.get("speedup")]
+    worst = min(measured, key=lambda cell: cell["speedup"])
+    return (f"{details['dtype']} on {details['gpu']}: smallest speedup {worst['speedup']:.3f}x (batch {worst['batch_size']}, "
+            f"length {worst['seq_length']}) over {len(measured)} cells; paper (CPU) {paper_value:g}x")
+
+
 def benchmark_group(claim: Claim) -> str:
     """The pytest-benchmark group of a speed row's rounds (set before they are timed: the benchmark reads it then)."""
     if _on_cpu(claim):
@@ -166,8 +175,7 @@ class SpeedRunner:
         details = {"cells": [c.to_details() for c in cells], "dtype": params["dtype"], "rounds": rounds,
                    "gpu": hardware["gpus"][0]["name"] if hardware["gpus"] else "?", "models": made, "hardware": hardware}
         worst = min(measured, key=lambda c: c.speedup)
-        summary = (f"{params['dtype']} on {details['gpu']}: smallest speedup {worst.speedup:.3f}x (batch {worst.batch_size}, "
-                   f"length {worst.seq_length}) over {len(measured)} cells; paper (CPU) {claim.paper_value:g}x")
+        summary = gpu_summary(details, claim.paper_value)
         lines = tuple(f"b{c.batch_size:<4} s{c.seq_length:<4} " + (
             f"speedup {c.speedup:.3f}x, BERT {c.throughput()['bert']:.1f} seq/s, DistilBERT "
             f"{c.throughput()['distilbert']:.1f} seq/s" if c.speedup else str(c.error)) for c in cells)
