@@ -106,6 +106,8 @@ def test_xdist_trains_each_job_once_and_the_controller_reports_the_serial_verdic
     run = run_inner(tmp_path, tiny_checkpoints, tiny_data, "-n", "2", "-k", SELECTION + " or speed",
                     files=("test_accuracy.py", "test_speed.py"), CUDA_VISIBLE_DEVICES="3,5")  # no such GPUs: CPU here
     assert run.returncode in (0, 1), run.stdout[-3000:] + run.stderr[-3000:]
+    plan = "fine-tuning: 10 jobs for 10 claims (1 seed, protocol smoke): 10 to train, 0 read from the cache"
+    assert plan in run.stdout, run.stdout[-3000:]  # the controller's plan, from the first worker's collection
     log = trained(tmp_path)
     assert sorted(log) == sorted(set(log)) == sorted(trained(serial)), "each job trained once, across both workers"
     pinned = set(zip(trained(tmp_path, 1), trained(tmp_path, 2), strict=True))

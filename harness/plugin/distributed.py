@@ -52,6 +52,7 @@ GPU_INPUT, THREADS_INPUT, DESELECTED_OUTPUT = "claims_gpu", "claims_threads", "c
 RESULT_ATTRIBUTE = "claims_result"  # the worker's ClaimResult JSON on a claim test's report
 BLOCKED_KEY = pytest.StashKey[dict[str, ClaimsError]]()  # claim node id -> the error of a job that failed on Ray
 LOCAL_ENV_KEY = pytest.StashKey[dict[str, Any]]()  # CUDA_VISIBLE_DEVICES before the driver pinned itself
+NODE_CLAIM = re.compile(r"\[([^\[\]]+)\]$")  # a claim test's node id ends in [claim id]
 SPEED_REASON = ("not timed under pytest-xdist ({workers} workers share this machine's CPU and GPU with it): time the speed "
                 "claims alone, `pytest claims -m speed`")
 
@@ -115,6 +116,14 @@ def accuracy_claims(items: list[pytest.Item]) -> list[tuple[pytest.Item, Claim]]
         if claim is not None and item.get_closest_marker("skip") is None and families.get(claim.family).fine_tuned:
             found.append((item, claim))
     return found
+
+
+def collected_claims(config: pytest.Config, ids: list[str]) -> list[Claim]:
+    """The fine-tuning claims among a worker's collected node ids (their `[claim id]`), as the controller, which
+    collects no items, learns them (pytest_xdist_node_collection_finished): the worker applied -k / -m already."""
+    collected = {found.group(1) for found in map(NODE_CLAIM.search, ids) if found}
+    return [claim for claim in config.stash[REGISTRY_KEY].claims
+            if claim.id in collected and families.get(claim.family).fine_tuned]
 
 
 # ------------------------------------------------------------------ pytest-xdist
@@ -206,7 +215,7 @@ class ControllerResults:
             result = ClaimResult.from_json(json.loads(raw), f"the result of {report.nodeid}")
             session.results[report.nodeid] = dataclasses.replace(result, claim=registry.get(result.claim.id))
             return
-        found = re.search(r"\[([^\[\]]+)\]$", report.nodeid)
+        found = NODE_CLAIM.search(report.nodeid)
         claim = next((c for c in registry.claims if found and c.id == found.group(1)), None)
         if claim is not None and report.failed and report.nodeid not in session.results:  # e.g. its worker crashed
             message = str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "the worker sent no result"

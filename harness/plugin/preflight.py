@@ -14,14 +14,12 @@ here: they are the reference, and arrive with the first job that reads them.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
 from harness.errors import ClaimsError, MissingInput
-from harness.plugin.options import REGISTRY_KEY, accuracy_runner_of
-from harness.spec import families
+from harness.plugin.options import accuracy_runner_of
 
 CHECKED_KEY = pytest.StashKey[bool]()  # under pytest-xdist: the controller has checked the first worker's collection
 
@@ -78,14 +76,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     check(config, [claim for _, claim in accuracy_claims(session.items)])
 
 
-@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, on its controller: absent without xdist
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # pytest-xdist's hook, on its controller; before the plan line
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
-    """Under -n N: the first worker's collection (the same on every worker), checked before xdist schedules any item.
-    The claims are found by the ids' `[claim id]` (every worker applied -k / -m and the slow skips already)."""
+    """Under -n N: the first worker's collection (the same on every worker), checked before xdist schedules any item."""
+    from harness.plugin.distributed import collected_claims
+
     config = node.config
     if config.stash.get(CHECKED_KEY, False) or not config.getoption("--run-slow"):
         return
     config.stash[CHECKED_KEY] = True
-    collected = {found.group(1) for found in map(re.compile(r"\[([^\[\]]+)\]$").search, ids) if found}
-    check(config, [claim for claim in config.stash[REGISTRY_KEY].claims
-                   if claim.id in collected and families.get(claim.family).fine_tuned])
+    check(config, collected_claims(config, ids))

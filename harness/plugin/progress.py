@@ -7,7 +7,8 @@
   terminal and `lines` elsewhere (a line per event, per logged loss and at least every 30 s: for logs and CI);
   `none` writes nothing. pytest-xdist workers write none (their output is not the user's terminal; the controller
   shows each job item as it ends), nor does the Ray driver (its own line: harness.execute.progress).
-- The plan, before the first claim of a serial --run-slow run: how many fine-tuning jobs the selected claims read,
+- The plan, before the first claim of a serial --run-slow run (under pytest-xdist, the controller's, from the first
+  worker's collection, before any job is handed out): how many fine-tuning jobs the selected claims read,
   how many are in the cache, how many cannot start (a missing input), and, on CUDA, the modelled GPU time of the
   rest (harness.execute.makespan; an estimate, said so). It also numbers the jobs (the N of `job i/N`).
 - Tracking (--report-to): Trainer's integration, its logs in the run directory's tracking/ (harness.measure.
@@ -184,6 +185,24 @@ def plan_text(runner: Any, claims: list[Any]) -> str:
                        "docs/finetune.md: an estimate, not a measurement)")
     return text + ("; no time estimate on a CPU (the cost model is a GPU's): each job shows Trainer's time left as it "
                    "trains")
+
+
+PLANNED_KEY = pytest.StashKey[bool]()  # under pytest-xdist: the controller has shown the plan
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, on its controller (after the preflight's data check)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Under -n N: the plan of the first worker's collection (every worker's is the same), before any job is handed out."""
+    from harness.plugin.distributed import collected_claims
+
+    config = node.config
+    if config.stash.get(PLANNED_KEY, False) or not config.getoption("--run-slow"):
+        return
+    config.stash[PLANNED_KEY] = True
+    claims = collected_claims(config, ids)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if claims and reporter is not None:
+        reporter.write_line(plan_text(accuracy_runner_of(config), claims))
 
 
 @pytest.hookimpl(tryfirst=True)
