@@ -10,7 +10,8 @@ import functools
 import io
 import json
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,26 +33,53 @@ class Runner:
         self.pytester, self.base = pytester, base
 
     def pytest(self, *args: str) -> tuple[int, str]:
-        result = self.pytester.runpytest_inprocess("-p", "harness.plugin", "-p", "no:cacheprovider", "--collect-only",
-                                                   "-q", *args)
+        result = self._inprocess("--collect-only", "-q", *args)
         lines = [line for line in result.errlines if line.strip() and not line.startswith(("  inifile:", "  rootdir:"))]
         if lines and lines[0].startswith("ERROR: usage:"):  # argparse: the usage line, then the error
             lines = [line.replace("pytest.main():", "pytest:") for line in lines[1:]]
         return int(result.ret), "\n".join(lines) or "\n".join(result.outlines[-1:])
 
     def pytest_run(self, *args: str, interrupt_at: str | None = None,
-                   shown: tuple[str, ...] = ("DistilBERT claims:", "ERROR:")) -> tuple[int, str]:
+                   shown: tuple[str, ...] = ("DistilBERT claims:", "ERROR:"), warned: str | None = None) -> tuple[int, str]:
         """A real run (not --collect-only): its status and the lines starting with `shown` (the suite's one line at the
-        end, or pytest's ERROR line). interrupt_at: the claim whose test raises KeyboardInterrupt, what Ctrl-C raises."""
+        end, or pytest's ERROR line). interrupt_at: the claim whose test raises KeyboardInterrupt, what Ctrl-C raises;
+        warned: a warning category, whose lines of pytest's warnings summary are shown instead, from the category on (the
+        file and line that raised it are the code's, not the user's)."""
         if interrupt_at:
             self.file("ctrl_c.py", "def pytest_runtest_call(item):\n"
                                    f"    if {interrupt_at!r} in item.nodeid:\n        raise KeyboardInterrupt\n")
             self.pytester.syspathinsert(self.base)
             args = ("-p", "ctrl_c", *args)
-        result = self.pytester.runpytest_inprocess("-p", "harness.plugin", "-p", "no:cacheprovider", *args,
-                                                   no_reraise_ctrlc=True)
+        result = self._inprocess(*args, no_reraise_ctrlc=True)
         lines = [line for line in result.errlines + result.outlines if line.startswith(shown)]
+        if warned is not None:
+            lines = [line[line.index(f"{warned}: "):] for line in result.outlines if f" {warned}: " in line]
         return int(result.ret), "\n".join(lines) or "\n".join(result.outlines[-1:])
+
+    def _inprocess(self, *args: str, **options: object) -> pytest.RunResult:
+        """pytest with the suite's plugin, run in this process (pytester's inline run), refusing to go on when that run
+        defined torch operators. pytester unloads every module an inline run imported when the run ends (and every
+        module imported during a test when the test ends), but torch's registry of operators is the process's: a module
+        that defines some (torch.distributed's, which transformers' Trainer imports) cannot be imported again ("Only a
+        single TORCH_LIBRARY can be used to register the namespace c10d_functional"), nor anything that imports it (every
+        later load of a model failed so: "Could not import module 'BertModel'"). tests/test_bad_inputs.py imports what
+        the runs import before any of them; this names what it missed."""
+        defined: set[str] = set()
+
+        class Operators:  # torch.library's record of the operators defined (by Python modules), read as the run ends
+            @pytest.hookimpl(trylast=True)
+            def pytest_unconfigure(self) -> None:
+                defined.update(getattr(sys.modules.get("torch.library"), "_defs", ()))
+
+        before = set(getattr(sys.modules.get("torch.library"), "_defs", ()))
+        result = self.pytester.runpytest_inprocess("-p", "harness.plugin", "-p", "no:cacheprovider", *args,
+                                                   plugins=[Operators()], **options)
+        added = sorted(defined - before)
+        if added:
+            raise RuntimeError(f"the in-process run defined {len(added)} torch operator(s) ({', '.join(added[:3])}, ...) in "
+                               "modules it imported, which are unloaded after it and cannot be imported again in this "
+                               "process: import them at the top of tests/test_bad_inputs.py")
+        return result
 
     def harness(self, *args: str, summary: Callable[[str], str] = lambda out: out) -> tuple[int, str]:
         out, err = io.StringIO(), io.StringIO()
@@ -77,6 +105,7 @@ class Case:
     run: Callable[[Runner], tuple[int, str]]
     accepted: bool = False  # the input is fine after all: exit status 0
     shape: str = "error"  # what the user sees: an error line (and its fix), `check`'s findings, a run's closing line
+    needs: str = ""  # a module of an optional extra the case runs: where it is not installed, the case skips
 
     @property
     def id(self) -> str:
@@ -162,6 +191,81 @@ def speed_details(change: Callable[[dict], None]) -> Callable[[Runner], tuple[in
         result = results_module.ClaimResult(claim, "claims/test_speed.py::t", judge(claim, 1.9), details, "passed")
         return report_command(runner, json.dumps(results_module.build([result], loaded, {}, {}).to_json()))
     return run
+
+
+# --- runs that fine-tune (a tiny model) -------------------------------------------------------------------------------
+TINY_RUN = ("--bert-checkpoint", "TMP/tiny-bert", "--data-dir", "TMP/data", "--cache-dir", "TMP/cache", "-k", "glue.sst2.bert")
+
+
+def tiny_inputs(runner: Runner) -> None:
+    """TMP/tiny-bert and TMP/tiny-distilbert (seeded random weights) and the tiny data root TMP/data: tests/tiny_models.py's,
+    so a claim's job can start (and train in a second) where the real checkpoints would be fetched."""
+    from tiny_models import save_tiny_checkpoints, write_tiny_data
+
+    save_tiny_checkpoints(runner.base)
+    write_tiny_data(runner.base / "data")
+
+
+def tiny_run(*args: str, before: Callable[[Runner], None] | None = None, **options) -> Callable[[Runner], tuple[int, str]]:
+    """pytest claims --run-slow ARGS on the tiny inputs (TINY_RUN: glue.sst2.bert of tiny-bert, its own cache TMP/cache),
+    the report in TMP/run; before(runner): what is broken first. options: Runner.pytest_run's."""
+    def run(runner: Runner) -> tuple[int, str]:
+        tiny_inputs(runner)
+        if before is not None:
+            before(runner)
+        given = [arg.replace("TMP", str(runner.base)) for arg in (*args, *TINY_RUN)]
+        status, text = runner.pytest_run(str(FIXTURES.parent / "claims"), "--run-slow", *given, "--report-dir",
+                                         str(runner.base / "run"), **options)
+        return status, re.sub(r"\b[0-9a-f]{24}/[0-9a-f]{12}\b", "KEY", text)  # the cache key changes with the code
+    return run
+
+
+def block_tiny_job(runner: Runner) -> None:
+    """The cache folder of tiny_run's job (the smoke protocol, on the CPU) made a file before the run."""
+    from harness.measure.finetune.job import job_key, make_job
+
+    key = job_key(make_job(str(runner.base / "tiny-bert"), "sst2", "smoke", data_dir=runner.base / "data")).id
+    runner.file(f"cache/{key}", "not a folder")
+
+
+_ABSENT = object()
+
+
+@contextlib.contextmanager
+def unimportable(name: str) -> Iterator[None]:
+    """`import name` fails while it lasts, as where the package is not installed (None in sys.modules: Python's own way
+    to block an import; what was there before is put back)."""
+    saved = sys.modules.get(name, _ABSENT)
+    sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if saved is _ABSENT:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = saved  # type: ignore[assignment]
+
+
+def without_ray_client(run: Callable[[Runner], tuple[int, str]]) -> Callable[[Runner], tuple[int, str]]:
+    """The run without Ray Client: Ray's own check of `ray[client]` (ray._private.utils.get_ray_client_dependency_error)
+    imports grpc, which `pip install ray` leaves out; hidden here where it is installed, so the case is the same on
+    every machine (and fails at once, where a Ray Client would wait 30 s for a server that is not there)."""
+    def hidden(runner: Runner) -> tuple[int, str]:
+        with unimportable("grpc"):
+            return run(runner)
+    return hidden
+
+
+def hub_typo(runner: Runner) -> tuple[int, str]:
+    """pytest claims -k size.bert.parameters --bert-checkpoint bert-base-uncase, offline: the claim's skip and its fix
+    (pytest's short summary, less the code's file and line; the empty Hub cache of the tests written HF_HUB_CACHE)."""
+    from harness.data import hub
+
+    status, text = runner.pytest_run(str(FIXTURES.parent / "claims"), "-k", "size.bert.parameters", "--bert-checkpoint",
+                                     "bert-base-uncase", "--report-dir", str(runner.base / "run"),
+                                     shown=("SKIPPED [", "  fix: "))
+    text = re.sub(r"^SKIPPED \[1\] \S+:\d+: ", "SKIPPED ", text, flags=re.MULTILINE)
+    return status, text.replace(hub.cache_folder("model"), "HF_HUB_CACHE")
 
 
 # --- registries -------------------------------------------------------------------------------------------------------

@@ -334,12 +334,26 @@ def test_every_accuracy_claim_reaches_a_verdict_and_a_second_run_trains_nothing(
     split = next(iter(entry["metrics"]))
     entry["metrics"][split] = {name: 99.0 for name in entry["metrics"][split]}
     entry_path.write_text(json.dumps(entry))
+    # an error claim (its runs failed) must follow too: its message and summary, and the options that gave its jobs
+    failed = [c for c in document["claims"] if c["verdict"] == "error" and list(cache_keys(c["details"]))]
+    assert len(failed) >= 2, "the tiny models' collapsed runs: error claims that read cache entries"
+    failed[0]["message"] = f"{failed[0]['id']}: reproduced, everything is fine"
+    failed[1]["details"]["summary"] = "accuracy 93.00"
+    (tmp_path / "run1" / "results.json").write_text(json.dumps(document))
     checked = harness_check(tmp_path / "run1", cache_dir)
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert f"{edited['id']}: results.json says measured" in checked.stdout, checked.stdout
     assert "size.bert.parameters: results.json says measured 120.0, the architectures give" in checked.stdout
     assert "size.bert.parameters: results.json says 'reproduced', the judge gives 'not reproduced'" in checked.stdout
     assert f"cache entry {entry_path.parent}" in checked.stdout and "do not match their content digest" in checked.stdout
+    assert f"{failed[0]['id']}: results.json's message says '{failed[0]['id']}: reproduced, everything is fine', the " \
+           "cached predictions" in checked.stdout, checked.stdout
+    assert f"{failed[1]['id']}: results.json's summary says 'accuracy 93.00', but the claim ended in an error" in checked.stdout
+    document["options"]["protocol"] = "paper"  # every fine-tuning claim, an error's too, read other jobs than these give
+    (tmp_path / "run1" / "results.json").write_text(json.dumps(document))
+    checked = harness_check(tmp_path / "run1", cache_dir)
+    assert f"{failed[1]['id']}: results.json's options (protocol 'paper'" in checked.stdout, checked.stdout
+    assert "do not give 1 job(s) its claim read" in checked.stdout, checked.stdout
 
 
 def harness_check(run_dir: Path, cache_dir: Path) -> subprocess.CompletedProcess:

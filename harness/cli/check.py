@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         check = Check(run_results, registry, cache_dir).all()
     finally:
         protocols.use_file(None)
-    print(f"check {args.run_dir}: {len(run_results.claims)} claims, {check.recomputed} measurements recomputed, "
+    errors = f", {check.errors_reproduced} errors reproduced" if check.errors_reproduced else ""
+    print(f"check {args.run_dir}: {len(run_results.claims)} claims, {check.recomputed} measurements recomputed{errors}, "
           f"{len(check.findings)} value(s) that do not follow, {len(check.notes)} not checked")
     for finding in check.findings:
         print(f"  DOES NOT FOLLOW  {finding}")

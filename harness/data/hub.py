@@ -295,10 +295,10 @@ def _url_part(kind: str) -> str:
 
 def _fetch_fix(kind: str, repo: str, config: str | None, revision: str) -> str:
     if kind == "model":
-        close = _close_names("model", repo)
-        return (f"on a machine with internet and the same HF_HOME run `hf download {repo} --revision {revision}`, then run "
-                "here (HF_HUB_OFFLINE=1 skips the Hub); or pass a local folder (--bert-checkpoint / --distilbert-checkpoint DIR)"
-                + (f"; {close}" if close.startswith("did you mean") else ""))
+        close = _close_names("model", repo).split(" known: ")[0]  # a typo's likely fix first, before the download's
+        fetch = (f"on a machine with internet and the same HF_HOME run `hf download {repo} --revision {revision}`, then run "
+                 "here (HF_HUB_OFFLINE=1 skips the Hub); or pass a local folder (--bert-checkpoint / --distilbert-checkpoint DIR)")
+        return f"{close} If {repo!r} is the name meant: {fetch}" if close.startswith("did you mean") else fetch
     call = f"datasets.load_dataset({repo!r}, {config!r}, revision={revision!r})" if config else \
         f"datasets.load_dataset({repo!r}, revision={revision!r})"
     return (f"on a machine with internet and the same HF_HOME run `python -c \"import datasets; {call}\"` (it writes the "

@@ -13,7 +13,10 @@ A run is checked, not trusted (as MLPerf's submission checker and lm-eval's inte
    claims' own AccuracyRunner, read-only (nothing trains); each CPU speedup from its recorded chunk times;
    each size from the architectures; each paper check from the registry's figures;
 4. the verdicts: each judged again from the recomputed measurement (or, where none could be recomputed,
-   from the one results.json records).
+   from the one results.json records), and its message written again from the recorded measurement and interval;
+5. the errors: a fine-tuning claim that ended in `error` (its runs failed) is measured again from the cache, read-only,
+   and must end in the same error, with the same message and no summary; another family's error cannot be
+   reproduced here and is said so (not checked).
 Every value that does not follow is named with what results.json says and what follows; what could not be
 checked is said with why. The command exits 1 when anything does not follow, and when anything could not be
 checked unless told that is acceptable (--allow-unchecked); 0 when the run checks out. This module writes nothing.
@@ -41,6 +44,10 @@ RELATIVE = 1e-6  # values agree when within this share (a recomputed measurement
 JOB_OPTIONS = ("protocol", "protocols", "seeds", "bert_checkpoint", "distilbert_checkpoint", "max_train_samples", "device", "data_dir")
 
 
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n", 1)[0][:120]
+
+
 def close(a: float | None, b: float | None, relative: float = RELATIVE) -> bool:
     if a is None or b is None:
         return a is b
@@ -57,6 +64,7 @@ class Check:
         self.findings: list[str] = []
         self.notes: list[str] = []
         self.recomputed = 0
+        self.errors_reproduced = 0  # fine-tuning claims whose error follows again from the cache
         self._runner: Any = None
 
     # ------------------------------------------------------------------ the parts
@@ -86,10 +94,52 @@ class Check:
 
     def verdict(self, result: ClaimResult, row: Claim) -> None:
         recorded = result.verdict
-        if recorded.status in (Status.SKIPPED, Status.ERROR) or recorded.measured is None:
+        if recorded.status is Status.ERROR:
+            self.error(result, row)
+            return
+        if recorded.status is Status.SKIPPED or recorded.measured is None:
             return  # a measured verdict without `measured` is integrity.whole's finding
         if not self.options_give_its_jobs(result, row):
             return
+        found = len(self.findings)
+        self.judged_again(result, row)
+        if len(self.findings) == found:  # the values follow: so must the words written from them
+            said = judge(row, recorded.measured, recorded.uncertainty, not_judged=recorded.not_judged).message
+            if said != recorded.message:
+                self.findings.append(f"{row.id}: results.json's message says {recorded.message!r}, its recorded measurement "
+                                     f"and interval give {said!r}")
+
+    def error(self, result: ClaimResult, row: Claim) -> None:
+        """An error of the run (no measurement): a fine-tuning claim's is reproduced from the cache, read-only (the same
+        error must follow, with the same message and no summary); any other cannot be reproduced here."""
+        recorded = result.verdict
+        if not families.get(row.family).fine_tuned:
+            self.notes.append(f"{row.id}: an error of the run ({_first_line(recorded.message)!r}) that check "
+                              "cannot reproduce: its message is not checked")
+            return
+        if not self.options_give_its_jobs(result, row, ended_early=True):
+            return
+        try:
+            measurement = self.measurement(result, row)
+        except MissingInput as missing:
+            self.notes.append(f"{row.id}: its error not reproduced ({missing.what})")
+            return
+        except ClaimsError as error:
+            self.errors_reproduced += 1
+            follows = f"{row.id}: {error}"
+            if follows != recorded.message:
+                self.findings.append(f"{row.id}: results.json's message says {recorded.message!r}, "
+                                     f"{families.get(row.family).recomputed_from} give {follows!r}")
+            if result.summary is not None:
+                self.findings.append(f"{row.id}: results.json's summary says {result.summary!r}, but the claim ended in an "
+                                     "error, which has none")
+            return
+        self.findings.append(f"{row.id}: results.json says 'error' ({_first_line(recorded.message)!r}), "
+                             f"{families.get(row.family).recomputed_from} give measured {measurement.value!r}")
+
+    def judged_again(self, result: ClaimResult, row: Claim) -> None:
+        """The measurement recomputed (or, where it cannot be, the recorded one) and judged again."""
+        recorded = result.verdict
         try:
             measurement = self.measurement(result, row)
         except MissingInput as missing:
@@ -113,9 +163,10 @@ class Check:
             again = judge_measurement(row, measurement, self.registry)
         self.compare(row, recorded, again)
 
-    def options_give_its_jobs(self, result: ClaimResult, row: Claim) -> bool:
+    def options_give_its_jobs(self, result: ClaimResult, row: Claim, *, ended_early: bool = False) -> bool:
         """Whether the jobs the run's recorded options plan for a fine-tuning row are the ones its claim read (its
-        details' cache keys): an option edited after the run (the protocol, the seeds, a checkpoint) gives others."""
+        details' cache keys): an option edited after the run (the protocol, the seeds, a checkpoint) gives others. A claim
+        that ended in an error (ended_early) may have stopped before it read them all: each it read must be planned."""
         recorded = set(cache_keys(result.details))
         if not recorded or not families.get(row.family).fine_tuned:
             return True
@@ -125,9 +176,15 @@ class Check:
             planned = [job_key(job).id for job in self.accuracy_runner().planned_jobs([row])]
         except ClaimsError:  # an input to the keys is not here: the recomputation says so
             return True
+        options = ", ".join(f"{name} {self.option(name)!r}" for name in JOB_OPTIONS if self.option(name) is not None)
+        if ended_early:
+            stray = sorted(recorded.difference(planned))
+            if stray:
+                self.findings.append(f"{row.id}: results.json's options ({options}) do not give {len(stray)} job(s) its "
+                                     f"claim read (cache key {stray[0]}): options edited after the run?")
+            return not stray
         unread = [key for key in planned if key not in recorded]
         if unread:
-            options = ", ".join(f"{name} {self.option(name)!r}" for name in JOB_OPTIONS if self.option(name) is not None)
             self.findings.append(f"{row.id}: results.json's options ({options}) give {len(unread)} job(s) its claim did not "
                                  f"read (cache key {unread[0]}): options edited after the run?")
         return not unread
