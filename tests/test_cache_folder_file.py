@@ -17,7 +17,8 @@ def test_a_file_where_a_key_folder_belongs_is_replaced_with_a_warning(tmp_path, 
     blocked.parent.mkdir(parents=True, exist_ok=True)
     blocked.write_text("not a folder")
     found = cache.read(KEY)
-    assert found.entry is None and "is a file" in found.problem
+    assert found.entry is None and found.problem.startswith("its folder is a file" if which == "entry" else
+                                                            "its job's folder is a file"), found.problem  # the one to remove
     assert cache.peek(KEY) is None
     with pytest.warns(CacheWarning, match=f"cache folder {blocked} was a file, not a folder: removed"):
         with cache.lock(KEY):

@@ -85,6 +85,17 @@ def test_rescore_names_and_leaves_an_entry_without_predictions(cache, sst2_job, 
     assert json.loads(cache.entry_path(key).read_text())["metrics"] == {"validation": {"accuracy": 50.0}}
 
 
+def test_rescore_names_a_file_where_a_cache_folder_belongs(cache, sst2_job, capsys):
+    key = job_key(sst2_job.with_seed(8))
+    cache.root.joinpath(key.job_id).write_text("not a folder")  # a job's folder
+    other = job_key(sst2_job.with_seed(9))
+    cache.root.joinpath(other.job_id).mkdir(parents=True)
+    cache.root.joinpath(*other.id.split("/")).write_text("")  # an entry's folder
+    out = rescore(cache, capsys)
+    assert f"left       {key.job_id}: a file where a cache folder belongs" in out
+    assert f"left       {other.id}: a file where a cache folder belongs" in out and "2 left as they are" in out
+
+
 # ---------------------------------------------------------------- entries edited by hand
 
 

@@ -29,6 +29,7 @@ import datetime as _dt
 import json
 import logging
 import math
+import re
 import shutil
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -262,6 +263,21 @@ class ResultCache:
         """The folders of every stored entry under the root, whatever its job or library versions, sorted."""
         return sorted(path.parent for path in self.root.glob(f"*/*/{RESULT_FILE}"))
 
+    def misplaced(self) -> list[Path]:
+        """What stands where a job's folder or an entry's folder belongs but is not a folder (a file, a broken link):
+        no entry can be read there (a run replaces it, with a CacheWarning)."""
+        shaped = re.compile(r"[0-9a-f]{24}")  # a job id; its entries' folders are the library versions' ids
+        found = []
+        for job in sorted(self.root.iterdir()) if self.root.is_dir() else ():
+            if not shaped.fullmatch(job.name):
+                continue
+            if not job.is_dir():
+                found.append(job)
+            else:
+                found += [entry for entry in sorted(job.iterdir()) if re.fullmatch(r"[0-9a-f]{12}", entry.name)
+                          and not entry.is_dir()]
+        return found
+
     def _inspect(self, folder: Path, key: JobKey | None) -> tuple[dict[str, Any] | None, str | None, bool]:
         path = folder / RESULT_FILE
         try:
@@ -269,7 +285,8 @@ class ResultCache:
         except FileNotFoundError:
             return None, NO_ENTRY, False
         except NotADirectoryError:  # the entry's folder (or its job's) is a file: no result; lock_folder replaces it
-            return None, "its folder is a file, not a folder (no result is there)", False
+            which = "its job's folder" if folder.parent.exists() and not folder.parent.is_dir() else "its folder"
+            return None, f"{which} is a file, not a folder (no result is there)", False
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             return None, f"not readable JSON ({error})", False
         if not isinstance(entry, dict) or entry.get("schema_version") != SCHEMA_VERSION:

@@ -76,4 +76,7 @@ def rescore_cache(cache: ResultCache) -> dict[str, list[str]]:
             cache.rewrite_scores(folder, found.entry, found.scores)
             job = found.entry.get("job", "")
             report["changed"].append(f"{name} ({job}): " + ("; ".join(changes) or "digest restored, values unchanged"))
+    for path in cache.misplaced():
+        report["left"].append(f"{path.relative_to(cache.root).as_posix()}: a file where a cache folder belongs, not an entry "
+                              "(a run that needs it removes it and trains the job)")
     return report
