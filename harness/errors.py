@@ -32,10 +32,13 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f"{hint}known: {', '.join(sorted(known))}"
 
 
-def first_line(error: BaseException, limit: int = 200) -> str:
-    """A library's exception as one bounded line for our messages: its message's first line, else its type's name."""
+def first_line(error: BaseException | str, limit: int = 200) -> str:
+    """A library's exception (or a message) as one bounded line for our messages: its first line, else an exception's
+    type's name ("" for an empty message)."""
     text = str(error).strip()
-    return text.splitlines()[0][:limit] if text else type(error).__name__
+    if text:
+        return text.splitlines()[0][:limit]
+    return type(error).__name__ if isinstance(error, BaseException) else ""
 
 
 def short_repr(value: object, limit: int = 80) -> str:

@@ -3,7 +3,7 @@
 A --run-slow run locates every split of every planned job (teachers included) and loads the local ones through
 harness.data.loading, whose parsers check every field (GLUE, IMDb, SQuAD: docs/data.md). Serially and under Ray
 this is done once collection is over; under pytest-xdist (-n N), whose controller collects no items, the
-controller does it on the claims the first worker collected, before xdist hands out any item. Data that can
+controller does it on the claims the first worker collected, before xdist hands out any item (harness.plugin). Data that can
 never train or score (a null review, a misaligned SQuAD answer, a broken path) stops the run with that one line,
 the same `python -m harness data` prints, before the first job trains (rather than hours later, when its job's
 turn comes); an absent input is left to the claims that read it (they skip, naming it). The parsed files are
@@ -20,8 +20,6 @@ import pytest
 
 from harness.errors import ClaimsError, MissingInput
 from harness.plugin.options import accuracy_runner_of
-
-CHECKED_KEY = pytest.StashKey[bool]()  # under pytest-xdist: the controller has checked the first worker's collection
 
 
 def data_lines(runner: Any, claims: list[Any]) -> list[str]:
@@ -74,15 +72,3 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if config.option.collectonly or not config.getoption("--run-slow") or hasattr(config, "workerinput"):
         return
     check(config, [claim for _, claim in accuracy_claims(session.items)])
-
-
-@pytest.hookimpl(optionalhook=True, tryfirst=True)  # pytest-xdist's hook, on its controller; before the plan line
-def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
-    """Under -n N: the first worker's collection (the same on every worker), checked before xdist schedules any item."""
-    from harness.plugin.distributed import collected_claims
-
-    config = node.config
-    if config.stash.get(CHECKED_KEY, False) or not config.getoption("--run-slow"):
-        return
-    config.stash[CHECKED_KEY] = True
-    check(config, collected_claims(config, ids))

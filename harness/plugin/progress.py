@@ -145,16 +145,8 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def plan_line(config: pytest.Config, items: list[pytest.Item]) -> str | None:
-    """The jobs the selected claims read, and what they will cost; None when the run fine-tunes nothing."""
-    from harness.plugin.distributed import accuracy_claims
-
-    claims = accuracy_claims(items)
-    return plan_text(accuracy_runner_of(config), [claim for _, claim in claims]) if claims else None
-
-
 def plan_text(runner: Any, claims: list[Any]) -> str:
-    """What plan_line says of an AccuracyRunner's jobs for these claims (and numbers the jobs: progress.plan)."""
+    """The plan's line for an AccuracyRunner's jobs for these claims (and numbers the jobs: progress.plan)."""
     from harness.execute.makespan import job_seconds
     from harness.measure.accuracy import missing_inputs
     from harness.measure.finetune import progress
@@ -187,19 +179,8 @@ def plan_text(runner: Any, claims: list[Any]) -> str:
                    "trains")
 
 
-PLANNED_KEY = pytest.StashKey[bool]()  # under pytest-xdist: the controller has shown the plan
-
-
-@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, on its controller (after the preflight's data check)
-def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
-    """Under -n N: the plan of the first worker's collection (every worker's is the same), before any job is handed out."""
-    from harness.plugin.distributed import collected_claims
-
-    config = node.config
-    if config.stash.get(PLANNED_KEY, False) or not config.getoption("--run-slow"):
-        return
-    config.stash[PLANNED_KEY] = True
-    claims = collected_claims(config, ids)
+def show_plan(config: pytest.Config, claims: list[Any]) -> None:
+    """The plan of the selected fine-tuning claims' jobs, on the terminal (nothing when the run fine-tunes nothing)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if claims and reporter is not None:
         reporter.write_line(plan_text(accuracy_runner_of(config), claims))
@@ -208,13 +189,10 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     """Before the first test of a serial --run-slow run: the plan of its fine-tuning jobs."""
-    from harness.plugin.distributed import workers
+    from harness.plugin.distributed import accuracy_claims, workers
 
     config = session.config
     if (config.option.collectonly or not config.getoption("--run-slow") or hasattr(config, "workerinput")
             or workers(config) or config.getoption("--executor") != "in-process"):
         return
-    text = plan_line(config, session.items)
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if text and reporter is not None:
-        reporter.write_line(text)
+    show_plan(config, [claim for _, claim in accuracy_claims(session.items)])

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ClaimsError, MissingInput
+from harness.errors import ClaimsError, MissingInput, first_line
 from harness.judge.verdict import Status, Verdict, judge, judge_measurement
 from harness.measure.measurement import Measurement
 from harness.paths import PROJECT_ROOT
@@ -42,10 +42,6 @@ DEFINITION = ("statement", "source", "paper_value", "unit", "model", "task", "me
               "paper_seeds", "known_discrepancy", "out_of_scope", "params")  # what a row's version pins
 RELATIVE = 1e-6  # values agree when within this share (a recomputed measurement: its family's `agreement`)
 JOB_OPTIONS = ("protocol", "protocols", "seeds", "bert_checkpoint", "distilbert_checkpoint", "max_train_samples", "device", "data_dir")
-
-
-def _first_line(text: str | None) -> str:
-    return (text or "").strip().split("\n", 1)[0][:120]
 
 
 def close(a: float | None, b: float | None, relative: float = RELATIVE) -> bool:
@@ -114,7 +110,7 @@ class Check:
         error must follow, with the same message and no summary); any other cannot be reproduced here."""
         recorded = result.verdict
         if not families.get(row.family).fine_tuned:
-            self.notes.append(f"{row.id}: an error of the run ({_first_line(recorded.message)!r}) that check "
+            self.notes.append(f"{row.id}: an error of the run ({first_line(recorded.message or '', 120)!r}) that check "
                               "cannot reproduce: its message is not checked")
             return
         if not self.options_give_its_jobs(result, row, ended_early=True):
@@ -134,7 +130,7 @@ class Check:
                 self.findings.append(f"{row.id}: results.json's summary says {result.summary!r}, but the claim ended in an "
                                      "error, which has none")
             return
-        self.findings.append(f"{row.id}: results.json says 'error' ({_first_line(recorded.message)!r}), "
+        self.findings.append(f"{row.id}: results.json says 'error' ({first_line(recorded.message or '', 120)!r}), "
                              f"{families.get(row.family).recomputed_from} give measured {measurement.value!r}")
 
     def judged_again(self, result: ClaimResult, row: Claim) -> None:

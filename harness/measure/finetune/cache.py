@@ -46,6 +46,7 @@ from harness.paths import DEFAULT_CACHE_DIR
 
 SCHEMA_VERSION = 2
 RESULT_FILE, PREDICTIONS_FILE, LOCK_FILE = "result.json", "predictions.json", "job.lock"
+JOB_ID_LENGTH, ENV_ID_LENGTH = 24, 12  # hex digits of a JobKey's two folder names: KEY = job_id/env_id
 MODEL_DIR, TRAINER_DIR = "model", "trainer"  # the fine-tuned model a student needs as its teacher; checkpoints
 SCORES = ("metrics", "validity")  # recomputable from the predictions; everything else is the record
 CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")  # and rng_state*.pth (one per process)
@@ -68,11 +69,11 @@ class JobKey:
 
     @property
     def job_id(self) -> str:
-        return digest(self.configuration)[:24]
+        return digest(self.configuration)[:JOB_ID_LENGTH]
 
     @property
     def env_id(self) -> str:
-        return digest(self.libraries)[:12]
+        return digest(self.libraries)[:ENV_ID_LENGTH]
 
     @property
     def id(self) -> str:
@@ -266,16 +267,14 @@ class ResultCache:
     def misplaced(self) -> list[Path]:
         """What stands where a job's folder or an entry's folder belongs but is not a folder (a file, a broken link):
         no entry can be read there (a run replaces it, with a CacheWarning)."""
-        shaped = re.compile(r"[0-9a-f]{24}")  # a job id; its entries' folders are the library versions' ids
+        def shaped(path: Path, length: int) -> bool:  # named as a JobKey names it: a job id, then a library versions' id
+            return re.fullmatch(f"[0-9a-f]{{{length}}}", path.name) is not None
+
         found = []
         for job in sorted(self.root.iterdir()) if self.root.is_dir() else ():
-            if not shaped.fullmatch(job.name):
-                continue
-            if not job.is_dir():
-                found.append(job)
-            else:
-                found += [entry for entry in sorted(job.iterdir()) if re.fullmatch(r"[0-9a-f]{12}", entry.name)
-                          and not entry.is_dir()]
+            if shaped(job, JOB_ID_LENGTH):
+                found += [job] if not job.is_dir() else \
+                    [entry for entry in sorted(job.iterdir()) if shaped(entry, ENV_ID_LENGTH) and not entry.is_dir()]
         return found
 
     def _inspect(self, folder: Path, key: JobKey | None) -> tuple[dict[str, Any] | None, str | None, bool]:
